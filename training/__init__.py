@@ -1,0 +1,1 @@
+"""Training of DanceNet on music + dance pairs (torch; never imported by ``livedance``)."""
