@@ -158,20 +158,49 @@ def pluck(
     return _fade(velocity * 0.25 * sig, sample_rate, 0.002, 0.2)
 
 
+def _table_voice(
+    freq: float,
+    n: int,
+    sample_rate: int,
+    amps: np.ndarray,
+    detune_cents: float = 0.0,
+    vibrato: tuple[float, float] = (0.0, 0.0),
+) -> np.ndarray:
+    """A steady-timbre voice read from a one-period wavetable (far cheaper than summing sines).
+
+    Harmonics above 0.45 * sample_rate are left out of the table, so nothing aliases.
+    """
+    t = _time(n, sample_rate)
+    f = freq * 2.0 ** (detune_cents / 1200.0)
+    k = np.arange(1, amps.shape[0] + 1, dtype=np.float64)
+    keep = k * f * 2.0 ** (vibrato[1] / 12.0) < 0.45 * sample_rate
+    grid = np.linspace(0.0, TWO_PI, _TABLE + 1)
+    table = (amps[keep, None] * np.sin(k[keep, None] * grid[None, :])).sum(axis=0)
+    if vibrato[1] > 0.0:
+        depth = vibrato[1] * np.minimum(1.0, t / 0.3)
+        inst = f * 2.0 ** (depth * np.sin(TWO_PI * vibrato[0] * t) / 12.0)
+        phase = np.cumsum(inst) / sample_rate
+    else:
+        phase = f * t
+    return np.interp((phase % 1.0) * TWO_PI, grid, table)
+
+
+_TABLE = 2048
+
+
 def pad(
     duration: float, midi: float, velocity: float, sample_rate: int, rng: np.random.Generator
 ) -> np.ndarray:
     """Strings-like pad: three detuned saw-ish voices, slow attack and release."""
     n = int((duration + 0.3) * sample_rate)
     k = np.arange(1, 9, dtype=np.float64)
-    amps, decays = 1.0 / k**1.5, np.zeros_like(k)
+    amps = 1.0 / k**1.5
     f = float(midi_to_hz(midi))
-    sig = sum(
-        _additive(f, n, sample_rate, amps, decays, detune_cents=c, vibrato=(5.0, 0.04))
-        for c in (-7.0, 0.0, 7.0)
-    )
+    sig = np.zeros(n)
+    for cents in (-7.0, 0.0, 7.0):
+        sig += _table_voice(f, n, sample_rate, amps, detune_cents=cents, vibrato=(5.0, 0.04))
     attack = min(0.25, 0.4 * duration)
-    return _fade(velocity * 0.12 * np.asarray(sig), sample_rate, attack, 0.3)
+    return _fade(velocity * 0.12 * sig, sample_rate, attack, 0.3)
 
 
 def lead(
@@ -181,9 +210,8 @@ def lead(
     n = int((duration + 0.03) * sample_rate)
     k = np.arange(1, 10, dtype=np.float64)
     amps = np.where(k % 2 == 1, 1.0 / k, 0.15 / k)
-    sig = _additive(
-        float(midi_to_hz(midi)), n, sample_rate, amps, 0.4 + 0.1 * k, vibrato=(5.5, 0.08)
-    )
+    sig = _table_voice(float(midi_to_hz(midi)), n, sample_rate, amps, vibrato=(5.5, 0.08))
+    sig *= np.exp(-0.5 * _time(n, sample_rate))
     return _fade(velocity * 0.35 * sig, sample_rate, 0.015, 0.03)
 
 
@@ -259,6 +287,7 @@ def render(
     rng = np.random.default_rng(seed)
     # Drums are rendered once per render at unit velocity (sampler-style), then scaled per hit.
     drum_cache = {name: INSTRUMENTS[name](0.0, 0.0, 1.0, sample_rate, rng) for name in _DRUMS}
+    note_cache: dict[tuple[str, float, float], np.ndarray] = {}
     tail = int(1.0 * sample_rate)
     out = np.zeros(n_samples + tail, dtype=np.float64)
     for note in notes:
@@ -268,8 +297,14 @@ def render(
         if note.instrument in drum_cache:
             sig = drum_cache[note.instrument] * note.velocity
         else:
-            fn = INSTRUMENTS[note.instrument]
-            sig = fn(note.duration, note.midi, note.velocity, sample_rate, rng)
+            # Tonal notes use no noise, so a repeated (instrument, length, pitch) is reused.
+            key = (note.instrument, round(note.duration, 3), note.midi)
+            unit = note_cache.get(key)
+            if unit is None:
+                fn = INSTRUMENTS[note.instrument]
+                unit = fn(key[1], note.midi, 1.0, sample_rate, rng)
+                note_cache[key] = unit
+            sig = unit * note.velocity
         end = start + sig.shape[0]
         if end > out.shape[0]:
             out = np.concatenate([out, np.zeros(end - out.shape[0])])
