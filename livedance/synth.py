@@ -200,7 +200,7 @@ def pad(
     for cents in (-7.0, 0.0, 7.0):
         sig += _table_voice(f, n, sample_rate, amps, detune_cents=cents, vibrato=(5.0, 0.04))
     attack = min(0.25, 0.4 * duration)
-    return _fade(velocity * 0.12 * sig, sample_rate, attack, 0.3)
+    return _fade(velocity * 0.06 * sig, sample_rate, attack, 0.3)
 
 
 def lead(
@@ -212,7 +212,7 @@ def lead(
     amps = np.where(k % 2 == 1, 1.0 / k, 0.15 / k)
     sig = _table_voice(float(midi_to_hz(midi)), n, sample_rate, amps, vibrato=(5.5, 0.08))
     sig *= np.exp(-0.5 * _time(n, sample_rate))
-    return _fade(velocity * 0.35 * sig, sample_rate, 0.015, 0.03)
+    return _fade(velocity * 0.5 * sig, sample_rate, 0.015, 0.03)
 
 
 Instrument = Callable[[float, float, float, int, np.random.Generator], np.ndarray]
@@ -596,7 +596,7 @@ def arrange(
         if "pad" in parts:
             t = at(0.0)
             if t is not None:
-                for m in (root + 12, third + 12, fifth + 12, root + 24):
+                for m in (root + 12, third + 12, fifth + 12):
                     notes.append(Note(t, dur(0.0, bpb), "pad", m, 0.8))
         if "lead" in parts:
             rhythm = fit(st.rhythms[int(rng.integers(len(st.rhythms)))])
