@@ -1,0 +1,5 @@
+import sys
+
+from livedance.cli import main
+
+sys.exit(main())

@@ -1,0 +1,228 @@
+"""The ``livedance`` command: serve, devices, beats.
+
+Every user-facing failure is a :class:`livedance.errors.LivedanceError`, printed as one line
+(``livedance: error: ...``) with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from livedance.config import DEFAULT_OSC_TARGET
+from livedance.errors import LivedanceError
+
+DEMO_INPUT = "demo"
+MIC_INPUT = "mic"
+
+
+def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="dance live to mic, file or demo audio and stream poses over OSC",
+        description="Dance to the music playing now: audio in, poses out over OSC.",
+    )
+    p.add_argument(
+        "--input",
+        default=MIC_INPUT,
+        help="'mic' (sound card), 'demo' (built-in synthesized music) or an audio file path",
+    )
+    p.add_argument("--device", help="input device number or name (see 'livedance devices')")
+    p.add_argument("--play", action="store_true", help="also play a file or the demo out loud")
+    p.add_argument("--bpm", type=float, help="tempo of the demo music")
+    p.add_argument(
+        "--demo-style", help="arrangement of the demo music (default: the dance style)"
+    )
+    p.add_argument(
+        "--osc",
+        action="append",
+        metavar="HOST:PORT",
+        help=f"OSC target, may repeat (default {DEFAULT_OSC_TARGET[0]}:{DEFAULT_OSC_TARGET[1]})",
+    )
+    p.add_argument("--layout", default="native", help="OSC layout: native or touchdesigner")
+    p.add_argument("--control-port", type=int, help="UDP port for OSC control messages")
+    p.add_argument(
+        "--control-host", default="127.0.0.1", help="interface of the control port"
+    )
+    p.add_argument("--style", default=None, help="dance style name (default: the model's first)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature [0, 2]")
+    p.add_argument("--energy", type=float, default=1.0, help="motion energy scale [0, 2]")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the dance")
+    p.add_argument("--dancers", type=int, default=1, help="dancers advanced together (batch)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds of audio")
+    p.add_argument("--model", type=Path, help="ONNX step model (default: the shipped model)")
+    p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
+    p.add_argument("--quiet", action="store_true", help="no status line")
+
+
+def _add_devices(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub.add_parser("devices", help="list audio devices (for --device)")
+
+
+def _add_beats(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "beats",
+        help="print the live beat tracker's beat times of an audio file",
+        description="Beat times in seconds, one per line, from the same causal tracker as live.",
+    )
+    p.add_argument("file", type=Path)
+    p.add_argument(
+        "--tempo", action="store_true", help="print 'time bpm' lines of the tempo curve instead"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livedance", description="An avatar dances to the music playing now."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_serve(sub)
+    _add_devices(sub)
+    _add_beats(sub)
+    return parser
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+def _open_source(args: argparse.Namespace, style: str) -> object:
+    from livedance.audio import DemoSource, FileSource, MicSource
+
+    if args.input == MIC_INPUT:
+        device: int | str | None = args.device
+        if isinstance(device, str) and device.isdigit():
+            device = int(device)
+        return MicSource(device=device)
+    if args.input == DEMO_INPUT:
+        return DemoSource(style=args.demo_style or style, bpm=args.bpm, play=args.play)
+    return FileSource(args.input, realtime=True, play=args.play)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from livedance.control import ControlServer, Controls
+    from livedance.engine import Engine
+    from livedance.osc import OscSender, make_layout, parse_target
+    from livedance.step import DEFAULT_MODEL, DanceStep
+
+    targets = [parse_target(t) for t in (args.osc or [])] or [DEFAULT_OSC_TARGET]
+    model = DanceStep(args.model or DEFAULT_MODEL, batch=args.dancers, threads=args.threads)
+    style = args.style or model.meta.style_names[0]
+    controls = Controls(
+        model.meta.style_names,
+        style=style,
+        temperature=args.temperature,
+        energy=args.energy,
+        seed=args.seed,
+    )
+    layout = make_layout(args.layout, model.meta.joint_names, dancers=args.dancers)
+    source = _open_source(args, style)
+    control = (
+        ControlServer(args.control_port, controls, host=args.control_host)
+        if args.control_port is not None
+        else None
+    )
+    with OscSender(targets) as sender:
+        engine = Engine(source, model, controls, layout, sender)  # type: ignore[arg-type]
+        if control is not None:
+            control.start()
+        worker = engine.run_in_thread(args.duration)
+        out = sys.stderr
+        print(
+            f"livedance: {source.name} -> {', '.join(f'{h}:{p}' for h, p in targets)} "  # type: ignore[attr-defined]
+            f"({args.layout}, {model.meta.fps} fps, style {style}); Ctrl-C stops",
+            file=out,
+        )
+        previous = signal.getsignal(signal.SIGINT)
+        stopping = threading.Event()
+
+        def on_sigint(signum: int, frame: object) -> None:
+            stopping.set()
+            engine.stop()
+
+        signal.signal(signal.SIGINT, on_sigint)
+        try:
+            last_frames, last_t = 0, time.monotonic()
+            while worker.is_alive():
+                worker.join(0.5)
+                if args.quiet:
+                    continue
+                now = time.monotonic()
+                fps = (engine.stats.frames - last_frames) / max(now - last_t, 1e-9)
+                last_frames, last_t = engine.stats.frames, now
+                line = f"{fps:5.1f} fps | {engine.status_line()}"
+                if out.isatty():
+                    print("\r" + line, end="", file=out, flush=True)
+                elif engine.stats.frames % 300 < 30:
+                    print(line, file=out, flush=True)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            engine.stop()
+            worker.join(2.0)
+            if control is not None:
+                control.stop()
+        if out.isatty() and not args.quiet:
+            print(file=out)
+        lat = engine.latency.summary()["end_to_end"]
+        print(
+            f"livedance: {engine.stats.frames} frames, {engine.stats.dropped_frames} dropped, "
+            f"{engine.stats.late_frames} late, end-to-end p50 {lat['p50']:.3f} ms "
+            f"p99 {lat['p99']:.3f} ms, OSC errors {sum(sender.errors)}"
+            + (
+                f", control accepted {control.accepted} ignored {control.ignored}"
+                if control is not None
+                else ""
+            ),
+            file=out,
+        )
+        error = getattr(source, "error", None)
+        if error is not None:
+            print(f"livedance: error: {error}", file=out)
+            return 1
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from livedance.audio import list_devices
+
+    print(list_devices())
+    return 0
+
+
+def cmd_beats(args: argparse.Namespace) -> int:
+    from livedance.audio import load_audio
+    from livedance.beat import track
+
+    result = track(load_audio(args.file))
+    if args.tempo:
+        for t, bpm in zip(result.frame_times, result.tempo_bpm, strict=True):
+            print(f"{t:.3f} {bpm:.2f}")
+    else:
+        for t in result.beat_times:
+            print(f"{t:.3f}")
+    return 0
+
+
+COMMANDS = {"serve": cmd_serve, "devices": cmd_devices, "beats": cmd_beats}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except LivedanceError as e:
+        print(f"livedance: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

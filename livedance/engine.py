@@ -1,0 +1,311 @@
+"""The live engine: audio -> features -> DanceNet step -> sample -> pose -> OSC, one frame per hop.
+
+Threads (DESIGN.md):
+- the audio thread (PortAudio callback, or the pacing thread of a file/demo) only copies blocks into
+  the source's ring;
+- the worker (:meth:`Engine.run`) reads one hop at a time and calls :meth:`Engine.step`, which is the
+  whole per-frame data flow in one function;
+- the control thread (:class:`livedance.control.ControlServer`) writes :class:`Controls`;
+- the main thread prints the status line and turns Ctrl-C into a clean stop.
+
+The clock is the audio sample counter: frame k is computed from hop k, i.e. once audio samples
+``[0, (k + 1) * hop)`` have been analysed. If the worker falls behind by more than ``max_backlog``
+hops it skips to the newest audio and counts the drop; no queue ever grows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from livedance.audio import AudioSource, HopInfo
+from livedance.control import Controls
+from livedance.features import FeatureExtractor
+from livedance.osc import EventMessages, Layout, OscSender
+from livedance.pose import PoseDecoder
+from livedance.sampler import GmmSampler
+from livedance.step import DanceStep
+
+STAGES = ("wait", "features", "step", "sample_decode", "encode_send")
+"""Per-frame stages timed by :class:`LatencyLog`, in order."""
+
+
+class LatencyLog:
+    """Per-frame stage and end-to-end latencies in preallocated rings (nanoseconds).
+
+    Attributes
+    ----------
+    stages : (capacity, len(STAGES)) int64, time spent in each stage.
+    end_to_end : (capacity,) int64, last datagram sent minus arrival of the audio block that
+        completed the frame (DESIGN.md's definition of a frame's latency).
+    count : frames recorded so far (the rings keep the newest ``capacity``).
+    """
+
+    def __init__(self, capacity: int = 1 << 16) -> None:
+        self.capacity = capacity
+        self.stages = np.zeros((capacity, len(STAGES)), np.int64)
+        self.end_to_end = np.zeros(capacity, np.int64)
+        self.count = 0
+
+    def record(self, stamps: np.ndarray) -> None:
+        """Record one frame from its stamps: arrival, then the end of each stage (ns)."""
+        i = self.count % self.capacity
+        np.subtract(stamps[1:], stamps[:-1], out=self.stages[i])
+        self.end_to_end[i] = stamps[-1] - stamps[0]
+        self.count += 1
+
+    def recent(self, frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the newest ``frames`` records (all kept ones by default): stages, end_to_end."""
+        n = min(self.count, self.capacity)
+        if frames is not None:
+            n = min(n, frames)
+        idx = (np.arange(self.count - n, self.count) % self.capacity) if n else np.arange(0)
+        return self.stages[idx], self.end_to_end[idx]
+
+    def summary(self, frames: int | None = None) -> dict[str, dict[str, float]]:
+        """p50 / p99 / max in milliseconds per stage and end to end."""
+        stages, e2e = self.recent(frames)
+        out: dict[str, dict[str, float]] = {}
+        columns = [*(stages[:, i] for i in range(len(STAGES))), e2e]
+        for name, col in zip((*STAGES, "end_to_end"), columns, strict=True):
+            if len(col) == 0:
+                out[name] = {"p50": float("nan"), "p99": float("nan"), "max": float("nan")}
+                continue
+            ms = col / 1e6
+            out[name] = {
+                "p50": float(np.percentile(ms, 50)),
+                "p99": float(np.percentile(ms, 99)),
+                "max": float(ms.max()),
+            }
+        return out
+
+
+@dataclass
+class EngineStats:
+    """Counters the status line and the final summary report."""
+
+    frames: int = 0
+    dropped_frames: int = 0
+    late_frames: int = 0
+    beats: int = 0
+    resets: int = 0
+
+
+class Engine:
+    """Wires the stages together and advances them one motion frame per audio hop.
+
+    Parameters
+    ----------
+    source : where the audio comes from (mic, file, demo); started and stopped here.
+    model : the DanceNet step for B dancers.
+    controls : live style / temperature / energy / seed / reset.
+    layout : the OSC pose layout (its ``datagrams`` are sent every frame).
+    sender : UDP sender to every target.
+    max_backlog : hops the worker may lag before it skips to the newest audio.
+    stage_radius : soft bound (m) on each dancer's distance from its start position.
+    style_source : optional callable returning style weights (S,) per frame (automatic style); an
+        explicit style in ``controls`` is used while it returns None.
+    """
+
+    def __init__(
+        self,
+        source: AudioSource,
+        model: DanceStep,
+        controls: Controls,
+        layout: Layout,
+        sender: OscSender,
+        *,
+        max_backlog: int = 3,
+        stage_radius: float | None = 2.5,
+        style_source: Callable[[np.ndarray], np.ndarray | None] | None = None,
+    ) -> None:
+        meta = model.meta
+        self.source = source
+        self.model = model
+        self.controls = controls
+        self.layout = layout
+        self.sender = sender
+        self.style_source = style_source
+        self.hop = meta.hop
+        self.sample_rate = meta.sample_rate
+        self.max_backlog = max_backlog
+        self.frame_budget_ns = int(1e9 * meta.hop / meta.sample_rate)
+        b = model.batch
+        self.features = FeatureExtractor(sample_rate=meta.sample_rate, hop=meta.hop)
+        self.sampler = GmmSampler(b, meta.pose_dim, seed=controls.seed or 0)
+        self.decoder = PoseDecoder(
+            meta.joint_names,
+            meta.joint_parents,
+            meta.joint_offsets,
+            meta.contact_joints,
+            meta.fps,
+            batch=b,
+            stage_radius=stage_radius,
+        )
+        self.root_index = int(np.flatnonzero(np.asarray(meta.joint_parents) < 0)[0])
+        self.start_xz = np.zeros((b, 2))
+        self.start_xz[:, 0] = (np.arange(b) - (b - 1) / 2) * 1.5  # dancers side by side, 1.5 m
+        self.events = EventMessages()
+        self.stats = EngineStats()
+        self.latency = LatencyLog()
+        self._hop = np.zeros(self.hop, np.float32)
+        self._scaled = np.zeros((b, meta.pose_dim), np.float32)
+        self._pose = np.zeros((b, meta.pose_dim), np.float32)
+        self._contacts = np.zeros((b, meta.n_contacts), np.float32)
+        self._stamps = np.zeros(len(STAGES) + 1, np.int64)
+        self._seen_changes = -1
+        self._seen_resets = controls.reset_requests
+        self._stop = threading.Event()
+        self.reset()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Fresh dance: model state, sampler, decoder (features keep following the music)."""
+        self.model.reset()
+        self.sampler.reseed(self.controls.seed or 0)
+        self.decoder.reset(self.start_xz)
+        self.stats.resets += 1
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return after the frame in progress (thread-safe)."""
+        self._stop.set()
+
+    # -- one frame -------------------------------------------------------------------------------
+
+    def _apply_controls(self, raw_features: np.ndarray) -> None:
+        c = self.controls
+        if c.reset_requests != self._seen_resets:
+            self._seen_resets = c.reset_requests
+            self.reset()
+        if c.changes != self._seen_changes:
+            self._seen_changes = c.changes
+            self.model.set_style(c.style_weights)
+            if c.seed is not None and c.seed != self.sampler.seed:
+                self.sampler.reseed(c.seed)
+        if self.style_source is not None:
+            weights = self.style_source(raw_features)
+            if weights is not None:
+                self.model.style[:] = weights
+
+    def step(self, hop: np.ndarray, info: HopInfo) -> np.ndarray:
+        """Advance every stage by one motion frame.
+
+        Parameters
+        ----------
+        hop : (hop,) float32 mono audio at the model's sample rate.
+        info : where the hop sits in the stream (sample index, arrival time).
+
+        Returns
+        -------
+        (B, J, 3) float32 world joints of this frame (m, y-up), a view overwritten next frame.
+        """
+        stamps = self._stamps
+        stamps[0] = info.arrival_ns
+        stamps[1] = time.perf_counter_ns()
+
+        raw = self.features.process(hop)
+        stamps[2] = time.perf_counter_ns()
+
+        self._apply_controls(raw)
+        model = self.model
+        model.normalise_cond(raw)
+        model.run()
+        stamps[3] = time.perf_counter_ns()
+
+        # The normalised sample is the next frame's input: write it straight into prev_pose.
+        self.sampler.sample(
+            model.gmm_logits,
+            model.gmm_mean,
+            model.gmm_log_std,
+            self.controls.temperature,
+            model.prev_pose,
+        )
+        np.greater(model.contact_logits, 0.0, out=self._contacts, casting="unsafe")
+        np.multiply(model.prev_pose, self.controls.energy, out=self._scaled)
+        model.denormalise_pose(self._scaled, self._pose)
+        joints = self.decoder.process(self._pose, self._contacts)
+        stamps[4] = time.perf_counter_ns()
+
+        frame = info.index // self.hop
+        audio_time = (info.index + self.hop) / self.sample_rate
+        beat = self.features.beat
+        self.layout.write(
+            frame,
+            audio_time,
+            float(beat.phase),
+            float(beat.tempo_bpm),
+            joints[:, self.root_index],
+            joints,
+        )
+        self.sender.send_all(self.layout.datagrams)
+        if self.features.last_beat:
+            self.stats.beats += 1
+            self.sender.send(
+                self.events.beat(frame, audio_time, float(beat.tempo_bpm), self.stats.beats)
+            )
+        if self.features.last_onset:
+            self.sender.send(self.events.onset(float(beat.onset_strength)))
+        stamps[5] = time.perf_counter_ns()
+
+        self.latency.record(stamps)
+        self.stats.frames += 1
+        if stamps[5] - stamps[0] > self.frame_budget_ns:
+            self.stats.late_frames += 1
+        return joints
+
+    # -- the worker loop -------------------------------------------------------------------------
+
+    def run(
+        self,
+        duration: float | None = None,
+        on_frame: Callable[[np.ndarray], None] | None = None,
+    ) -> None:
+        """Read hops and step until the source ends, ``duration`` seconds of audio, or stop().
+
+        Parameters
+        ----------
+        duration : seconds of audio to process (None: until the source ends or stop()).
+        on_frame : called with each frame's (B, J, 3) joints (e.g. to record a render).
+        """
+        last_sample = None if duration is None else int(duration * self.sample_rate)
+        with self.source:
+            while not self._stop.is_set():
+                if self.source.backlog > self.max_backlog * self.hop:
+                    dropped = self.source.skip_to_newest(keep=self.hop)
+                    self.stats.dropped_frames += dropped // self.hop
+                info = self.source.read_hop(self._hop)
+                if info is None:
+                    break
+                if last_sample is not None and info.index + self.hop > last_sample:
+                    break
+                joints = self.step(self._hop, info)
+                if on_frame is not None:
+                    on_frame(joints)
+
+    def run_in_thread(self, duration: float | None = None) -> threading.Thread:
+        """Start :meth:`run` in a worker thread and return it (the caller joins it)."""
+        thread = threading.Thread(
+            target=self.run, args=(duration,), name="livedance-engine", daemon=True
+        )
+        thread.start()
+        return thread
+
+    # -- reporting -------------------------------------------------------------------------------
+
+    def status_line(self, window_frames: int = 600) -> str:
+        """One line: fps, tempo, beat, p99 latency, drops, errors."""
+        e2e = self.latency.recent(window_frames)[1]
+        p99 = float(np.percentile(e2e, 99)) / 1e6 if len(e2e) else float("nan")
+        beat = self.features.beat
+        mark = "*" if beat.phase < 0.15 else " "
+        errors = sum(self.sender.errors) if isinstance(self.sender.errors, Sequence) else 0
+        return (
+            f"frame {self.stats.frames:7d} | {beat.tempo_bpm:5.1f} BPM {mark} "
+            f"phase {beat.phase:4.2f} | p99 {p99:5.2f} ms | late {self.stats.late_frames} "
+            f"| drops {self.stats.dropped_frames} | osc errors {errors}"
+        )
