@@ -1,0 +1,413 @@
+"""Live controls (style, temperature, energy, seed, reset) and the OSC control port that sets them.
+
+The control thread writes ``Controls`` attributes; the engine reads them once per frame without
+locks. That is safe because every write rebinds one attribute to a new immutable value (CPython
+makes a rebinding atomic) and ``changes`` is bumped after the value is in place, so a reader that
+sees a new ``changes`` also sees the new value.
+
+Control addresses (all on the control port, default host 127.0.0.1):
+
+- ``/livedance/style s`` style name, ``/livedance/style i`` style index, ``/livedance/style f``
+  one weight per style (normalised to sum 1); a single integral float with more than one style is
+  taken as an index (TouchDesigner sends floats only).
+- ``/livedance/temperature f`` sampling temperature, clamped to [0, 2].
+- ``/livedance/energy f`` motion energy scale, clamped to [0, 2].
+- ``/livedance/seed i`` random seed, 0 .. 2**32 - 1.
+- ``/livedance/reset`` (no argument, or one non-zero number) restarts the dance state.
+
+Anything else (unknown address, wrong types, NaN, out of range, malformed or hostile packets) is
+ignored and counted; the thread never dies of its input.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import socket
+import struct
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket
+
+from livedance.errors import LivedanceError, OscError
+
+log = logging.getLogger(__name__)
+
+TEMPERATURE_RANGE = (0.0, 2.0)
+"""Accepted sampling temperature; values outside are clamped."""
+
+ENERGY_RANGE = (0.0, 2.0)
+"""Accepted energy scale; values outside are clamped."""
+
+SEED_MAX = 2**32 - 1
+"""Largest seed (numpy seeds are unsigned 32-bit words)."""
+
+MAX_PACKET = 8192
+"""Larger control packets are ignored unparsed (no control message comes near this)."""
+
+
+class ControlError(LivedanceError, ValueError):
+    """A control value (style, temperature, seed ...) cannot be used."""
+
+
+def style_weights(style: str | int | Sequence[float], style_names: Sequence[str]) -> np.ndarray:
+    """Turn a style name, index or weights into weights that sum to 1.
+
+    Parameters
+    ----------
+    style : str, int or sequence of float
+        A name from ``style_names``, an index into it, or one non-negative weight per style.
+    style_names : sequence of str
+        The model's styles, in the order of its style input.
+
+    Returns
+    -------
+    np.ndarray
+        (S,) float32, non-negative, sums to 1; read-only.
+
+    Raises
+    ------
+    ControlError
+        If the name is unknown, the index out of range, or the weights are not S finite
+        non-negative numbers with a positive sum.
+    """
+    n = len(style_names)
+    weights = np.zeros(n, dtype=np.float32)
+    if isinstance(style, str):
+        if style not in style_names:
+            raise ControlError(f"unknown style {style!r}; choose one of {', '.join(style_names)}")
+        weights[list(style_names).index(style)] = 1.0
+    elif isinstance(style, (int, np.integer)) and not isinstance(style, bool):
+        if not 0 <= style < n:
+            raise ControlError(f"style index {style} is out of range 0..{n - 1}")
+        weights[style] = 1.0
+    else:
+        values = np.asarray(style, dtype=np.float64).reshape(-1)
+        if values.shape != (n,):
+            raise ControlError(f"style weights need {n} numbers ({', '.join(style_names)})")
+        if not np.all(np.isfinite(values)) or np.any(values < 0) or values.sum() <= 0:
+            raise ControlError("style weights must be finite, non-negative and not all zero")
+        weights[:] = values / values.sum()
+    weights.flags.writeable = False
+    return weights
+
+
+class Controls:
+    """Live settings of the dance, written by the control thread or the CLI, read by the engine.
+
+    Parameters
+    ----------
+    style_names : sequence of str
+        The model's styles, in the order of its style input.
+    style : str, int or sequence of float
+        Initial style (see ``style_weights``).
+    temperature, energy : float
+        Initial values, clamped to their ranges.
+    seed : int or None
+        Initial random seed; None lets the engine pick.
+
+    Attributes
+    ----------
+    style_weights : np.ndarray
+        (S,) float32 summing to 1, read-only; replaced (never modified) on change.
+    temperature : float
+        Sampling temperature, [0, 2].
+    energy : float
+        Motion energy scale, [0, 2].
+    seed : int or None
+        Random seed.
+    reset_requests : int
+        Bumped on every reset request: the engine resets when it sees a new value.
+    changes : int
+        Bumped after every change of any attribute above.
+    """
+
+    def __init__(
+        self,
+        style_names: Sequence[str],
+        style: str | int | Sequence[float] = 0,
+        temperature: float = 1.0,
+        energy: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        if not style_names:
+            raise ControlError("a model needs at least one style")
+        self.style_names: tuple[str, ...] = tuple(style_names)
+        self.style_weights = style_weights(style, self.style_names)
+        self.temperature = 1.0
+        self.energy = 1.0
+        self.seed: int | None = None
+        self.reset_requests = 0
+        self.changes = 0
+        self.set_temperature(temperature)
+        self.set_energy(energy)
+        if seed is not None:
+            self.set_seed(seed)
+
+    def set_style(self, style: str | int | Sequence[float]) -> None:
+        """Set the style by name, index or weights (``ControlError`` if unusable)."""
+        self.style_weights = style_weights(style, self.style_names)
+        self.changes += 1
+
+    def set_temperature(self, value: float) -> bool:
+        """Set the temperature, clamped to [0, 2]; returns True if it was clamped."""
+        self.temperature, clamped = _clamp(value, TEMPERATURE_RANGE, "temperature")
+        self.changes += 1
+        return clamped
+
+    def set_energy(self, value: float) -> bool:
+        """Set the energy, clamped to [0, 2]; returns True if it was clamped."""
+        self.energy, clamped = _clamp(value, ENERGY_RANGE, "energy")
+        self.changes += 1
+        return clamped
+
+    def set_seed(self, seed: int) -> None:
+        """Set the random seed, 0 .. 2**32 - 1 (``ControlError`` otherwise)."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise ControlError(f"seed must be an integer, got {seed!r}")
+        if not 0 <= seed <= SEED_MAX:
+            raise ControlError(f"seed {seed} is out of range 0..{SEED_MAX}")
+        self.seed = int(seed)
+        self.changes += 1
+
+    def request_reset(self) -> None:
+        """Ask the engine to restart the dance state at its next frame."""
+        self.reset_requests += 1
+        self.changes += 1
+
+
+def _clamp(value: float, bounds: tuple[float, float], what: str) -> tuple[float, bool]:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ControlError(f"{what} must be a number, got {value!r}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise ControlError(f"{what} must be finite, got {x}")
+    low, high = bounds
+    clamped = min(max(x, low), high)
+    return clamped, clamped != x
+
+
+def _number(arg: Any) -> float | None:
+    """A finite int/float OSC argument as float, else None (bools, strings, blobs, NaN ...)."""
+    if isinstance(arg, bool) or not isinstance(arg, (int, float)):
+        return None
+    x = float(arg)
+    return x if math.isfinite(x) else None
+
+
+MAX_BUNDLE_DEPTH = 8
+"""Deeper nested bundles are ignored (no sender needs them; they only cost recursion)."""
+
+
+def _bundle_ok(data: bytes, depth: int) -> bool:
+    """Check a bundle's element sizes and kinds before python-osc parses it.
+
+    python-osc logs a warning to the root logger and skips elements it cannot identify; a hostile
+    sender could flood the log that way, so such bundles are rejected (and counted) here.
+    """
+    if depth > MAX_BUNDLE_DEPTH or not data.startswith(b"#bundle\x00") or len(data) < 16:
+        return False
+    offset = 16
+    while offset < len(data):
+        if offset + 4 > len(data):
+            return False
+        (size,) = struct.unpack_from(">i", data, offset)
+        content = data[offset + 4 : offset + 4 + size]
+        if size <= 0 or size % 4 or len(content) != size:
+            return False
+        if content.startswith(b"#bundle"):
+            if not _bundle_ok(content, depth + 1):
+                return False
+        elif not content.startswith(b"/"):
+            return False
+        offset += 4 + size
+    return True
+
+
+def _well_formed(message: OscMessage) -> bool:
+    """True if the message's bytes are exactly the canonical encoding of what was parsed.
+
+    python-osc zero-pads arguments cut short by a truncated datagram and reads values that were
+    never sent; re-encoding with python-osc's builder and comparing catches that.
+    """
+    dgram = message.dgram
+    start = (dgram.index(b"\x00") // 4 + 1) * 4
+    end = dgram.find(b"\x00", start)
+    tags = dgram[start + 1 : end].decode("ascii")
+    if dgram[start : start + 1] != b"," or len(tags) != len(message.params):
+        return False
+    builder = OscMessageBuilder(message.address)
+    for value, tag in zip(message.params, tags, strict=True):
+        builder.add_arg(value, tag)
+    return builder.build().dgram == dgram
+
+
+class ControlServer:
+    """A thread that receives OSC control messages on a UDP port and writes them to ``Controls``.
+
+    The socket is bound here, so a port in use fails at construction; ``start()`` starts the
+    thread, ``stop()`` ends it within ``poll`` seconds. Usable as a context manager.
+
+    Parameters
+    ----------
+    port : int
+        UDP port to listen on; 0 picks a free one (read it back from ``port``).
+    controls : Controls
+        Where accepted values go.
+    style_names : sequence of str or None
+        Style names the port accepts; must be ``controls.style_names`` (default).
+    host : str
+        Interface to bind; ``0.0.0.0`` accepts control from other machines.
+    poll : float
+        Socket timeout (s): how long ``stop()`` may wait for the thread.
+
+    Attributes
+    ----------
+    accepted, ignored, clamped : int
+        Messages applied, messages dropped (and why in the log at debug level), applied values
+        that were clamped into range.
+
+    Raises
+    ------
+    OscError
+        If the port cannot be bound (in use, no permission, bad host).
+    """
+
+    def __init__(
+        self,
+        port: int,
+        controls: Controls,
+        style_names: Sequence[str] | None = None,
+        host: str = "127.0.0.1",
+        poll: float = 0.1,
+    ) -> None:
+        if style_names is not None and tuple(style_names) != controls.style_names:
+            raise ControlError("control port style names differ from the controls' style names")
+        self.controls = controls
+        self.accepted = 0
+        self.ignored = 0
+        self.clamped = 0
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._sock.bind((host, port))
+        except (OSError, OverflowError) as exc:
+            self._sock.close()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise OscError(f"OSC control port {host}:{port} cannot be opened: {reason}") from None
+        self._sock.settimeout(poll)
+        self.host: str = host
+        self.port: int = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="livedance-control", daemon=True)
+
+    def start(self) -> ControlServer:
+        """Start receiving in a background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread and close the socket."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._sock.close()
+
+    def __enter__(self) -> ControlServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._sock.recv(65536)  # whole datagram, so oversized ones are seen whole
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._stop.is_set():
+                    break
+                continue
+            self.handle(data)
+
+    def handle(self, data: bytes) -> None:
+        """Parse one datagram (message or bundle) and apply what it says; never raises."""
+        if len(data) > MAX_PACKET:
+            self._ignore(f"oversized packet ({len(data)} bytes)")
+            return
+        if len(data) % 4:
+            # OSC packets are whole 4-byte words; python-osc would zero-pad a truncated argument
+            # and read a value that was never sent.
+            self._ignore(f"truncated packet ({len(data)} bytes)")
+            return
+        if data.startswith(b"#bundle") and not _bundle_ok(data, depth=0):
+            self._ignore("malformed bundle")
+            return
+        try:
+            messages = [timed.message for timed in OscPacket(data).messages]
+        except Exception as exc:  # hostile bytes can raise anything from the parser
+            self._ignore(f"malformed packet ({type(exc).__name__})")
+            return
+        if not messages:
+            self._ignore("empty bundle")
+        for message in messages:
+            try:
+                if not _well_formed(message):
+                    raise ControlError("malformed message")
+                self._apply(message)
+            except Exception as exc:
+                self._ignore(f"{message.address}: {exc}")
+
+    def _ignore(self, why: str) -> None:
+        self.ignored += 1
+        log.debug("control message ignored: %s", why)
+
+    def _apply(self, message: OscMessage) -> None:
+        address = message.address
+        args = list(message.params)
+        controls = self.controls
+        if address == "/livedance/style":
+            controls.set_style(self._style_arg(args))
+        elif address in ("/livedance/temperature", "/livedance/energy"):
+            value = _number(args[0]) if len(args) == 1 else None
+            if value is None:
+                raise ControlError("needs one finite number")
+            setter = (
+                controls.set_temperature
+                if address == "/livedance/temperature"
+                else controls.set_energy
+            )
+            self.clamped += setter(value)
+        elif address == "/livedance/seed":
+            value = _number(args[0]) if len(args) == 1 else None
+            if value is None or value != int(value):
+                raise ControlError("needs one integer")
+            controls.set_seed(int(value))
+        elif address == "/livedance/reset":
+            value = _number(args[0]) if len(args) == 1 else None
+            if args and value is None:
+                raise ControlError("takes no argument or one number")
+            if value != 0.0:  # a button's release (0) is not a request
+                controls.request_reset()
+        else:
+            raise ControlError("unknown address")
+        self.accepted += 1
+
+    def _style_arg(self, args: list[Any]) -> str | int | list[float]:
+        names = self.controls.style_names
+        if len(args) == 1 and isinstance(args[0], str):
+            return args[0]
+        if len(args) == 1 and isinstance(args[0], int) and not isinstance(args[0], bool):
+            return args[0]
+        numbers = [_number(a) for a in args]
+        if not args or any(x is None for x in numbers):
+            raise ControlError("needs a name, an index or one weight per style")
+        values = [float(x) for x in numbers if x is not None]
+        if len(values) == 1 and len(names) > 1 and values[0] == int(values[0]):
+            return int(values[0])
+        return values
