@@ -364,12 +364,15 @@ def _oscdump_lines(port: int, datagrams: list[bytes], count: int) -> list[str]:
                 if "/probe" in line:
                     break
                 assert time.monotonic() < deadline, "oscdump did not start"
-            # drain further probe echoes before the real datagrams
-            while _readable(proc, 0.2):
-                proc.stdout.readline()
             for d in datagrams:
                 sender.send(d)
-            return [proc.stdout.readline() for _ in range(count)]
+            lines: list[str] = []
+            while len(lines) < count:  # late probe echoes may still come first: skip them
+                line = proc.stdout.readline()
+                assert line, "oscdump ended early"
+                if "/probe" not in line:
+                    lines.append(line)
+            return lines
     finally:
         proc.kill()
         proc.wait()
