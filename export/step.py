@@ -1,0 +1,436 @@
+"""Export of a trained DanceNet to the one-frame ONNX step graph of ``docs/architecture.md``.
+
+The graph is written node by node with ``onnx.helper`` from the module's weights, so its layout is
+exactly the contract: one packed ring state (B, R, L, H) read with a single Gather (layer l reads
+slot (t - d_l) mod R), the conditioning projections of all layers in one Gemm, the skip sum of all
+layers in one Gemm, and the layer inputs returned as ``state_column`` for the runtime to store.
+
+``export_window_model`` writes the naive alternative, which recomputes the whole receptive window
+each frame (what the released DanceNet code does), for the latency comparison.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+from livedance.metadata import METADATA_KEY, ModelMetadata
+from training.dancenet import DanceNet, DanceNetConfig
+
+OPSET = 17
+
+
+class _Graph:
+    """Small builder: unique names, constants as initializers."""
+
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self._n = 0
+
+    def name(self, hint: str) -> str:
+        self._n += 1
+        return f"{hint}_{self._n}"
+
+    def const(self, value: Any, hint: str, dtype: Any = np.float32) -> str:
+        name = self.name(hint)
+        self.inits.append(numpy_helper.from_array(np.array(value, dtype=dtype, order="C"), name))
+        return name
+
+    def op(
+        self,
+        op_type: str,
+        inputs: list[str],
+        hint: str,
+        n_out: int = 1,
+        out: str | None = None,
+        **attrs: Any,
+    ) -> Any:
+        """Append a node; returns its output name (a list for n_out > 1). ``out`` names it."""
+        outs = [out] if out is not None else [self.name(hint) for _ in range(n_out)]
+        self.nodes.append(helper.make_node(op_type, inputs, outs, **attrs))
+        return outs[0] if n_out == 1 else outs
+
+    def gemm(self, x: str, w: np.ndarray, b: np.ndarray, hint: str) -> str:
+        """x (B, in) @ w (in, out) + b (out,)."""
+        return self.op("Gemm", [x, self.const(w, hint + "_w"), self.const(b, hint + "_b")], hint)
+
+
+def _np(t: torch.Tensor | None) -> np.ndarray:
+    assert t is not None  # every convolution here has a bias
+    return t.detach().cpu().double().numpy()
+
+
+def _head_outputs(g: _Graph, y: str, cfg: DanceNetConfig) -> None:
+    """Split the head output y (B, head_dim) into the four named GMM / contact graph outputs."""
+    k, p = cfg.gmm_components, cfg.pose_dim
+    bounds = [0, k, k + k * p, k + 2 * k * p, cfg.head_dim]
+
+    def part(i: int, out: str | None = None) -> str:
+        starts = g.const([bounds[i]], "s", np.int64)
+        ends = g.const([bounds[i + 1]], "e", np.int64)
+        axes = g.const([1], "a", np.int64)
+        return g.op("Slice", [y, starts, ends, axes], "part", out=out)
+
+    shape = g.const([0, k, p], "kp_shape", np.int64)  # 0 keeps the batch dimension
+    part(0, "gmm_logits")
+    g.op("Reshape", [part(1), shape], "mean", out="gmm_mean")
+    log_std = g.op("Reshape", [part(2), shape], "log_std")
+    floor = g.const(np.float32(cfg.min_log_std), "min_log_std")
+    g.op("Max", [log_std, floor], "log_std", out="gmm_log_std")
+    part(3, "contact_logits")
+
+
+def build_step_graph(model: DanceNet, opset: int = OPSET) -> onnx.ModelProto:
+    """The one-frame step graph of ``model`` (batch dimension dynamic).
+
+    Inputs prev_pose (B, P), cond (B, C), style (B, S), state (B, R, L, H) float32, step (1,)
+    int64. Outputs gmm_logits (B, K), gmm_mean (B, K, P), gmm_log_std (B, K, P),
+    contact_logits (B, n_contacts), state_column (B, L, H).
+    """
+    cfg = model.cfg
+    p, c, s, k = cfg.pose_dim, cfg.cond_dim, cfg.n_styles, cfg.gmm_components
+    r, n_layers, h = cfg.ring_length, cfg.layers, cfg.residual_channels
+    taps = cfg.kernel_size - 1
+    layers = model.gated_layers()
+    g = _Graph()
+
+    cs = g.op("Concat", ["cond", "style"], "cs", axis=1)
+    inp = g.op("Concat", ["prev_pose", cs], "inp", axis=1)
+    x = g.gemm(inp, _np(model.input.weight[:, :, 0]).T, _np(model.input.bias), "input")
+
+    # Conditioning of every layer in one Gemm; the dilated convs' biases are folded in.
+    wc = np.concatenate([_np(la.cond.weight[:, :, 0]).T for la in layers], axis=1)
+    bc = np.concatenate([_np(la.cond.bias) + _np(la.dilated.bias) for la in layers])
+    cproj = g.gemm(cs, wc, bc, "cond_all")
+
+    # Ring read: flat index (slot * L + l) into state viewed as (B, R * L, H), layer-major so
+    # that each layer's taps are contiguous. Offsets are made non-negative before Mod.
+    offsets = np.array([j * la.dilation for la in layers for j in range(1, taps + 1)], np.int64)
+    lift = r * (int(offsets.max()) // r + 1)
+    step_mod = g.op("Mod", ["step", g.const([r], "r", np.int64)], "step_mod")
+    slot = g.op("Sub", [step_mod, g.const(offsets - lift, "off", np.int64)], "slot_raw")
+    slot = g.op("Mod", [slot, g.const([r], "r", np.int64)], "slot")
+    layer_idx = np.repeat(np.arange(n_layers, dtype=np.int64), taps)
+    flat = g.op("Mul", [slot, g.const([n_layers], "L", np.int64)], "slot_l")
+    flat = g.op("Add", [flat, g.const(layer_idx, "layer_idx", np.int64)], "flat_idx")
+    ring = g.op("Reshape", ["state", g.const([0, r * n_layers, h], "ring_shape", np.int64)], "ring")
+    past = g.op("Gather", [ring, flat], "past", axis=1)  # (B, L * taps, H)
+    past = g.op("Reshape", [past, g.const([0, n_layers, taps * h], "past_shape", np.int64)], "past")
+
+    columns: list[str] = []
+    gates: list[str] = []
+    for li, la in enumerate(layers):
+        columns.append(x)
+        w = _np(la.dilated.weight)  # (2H, H, k): tap k-1 is now, tap k-1-j is j dilations ago
+        w_cat = np.concatenate([w[:, :, -1].T] + [w[:, :, -1 - j].T for j in range(1, taps + 1)])
+        past_l = g.op("Gather", [past, g.const(np.int64(li), "li", np.int64)], "past_l", axis=1)
+        z_in = g.op("Concat", [x, past_l], "z_in", axis=1)
+        z = g.op("MatMul", [z_in, g.const(w_cat, "dil_w")], "z")
+        c_l = g.op(
+            "Slice",
+            [
+                cproj,
+                g.const([li * 2 * h], "s", np.int64),
+                g.const([(li + 1) * 2 * h], "e", np.int64),
+                g.const([1], "a", np.int64),
+            ],
+            "cproj_l",
+        )
+        z = g.op("Add", [z, c_l], "z_c")
+        a, b = g.op("Split", [z, g.const([h, h], "split", np.int64)], "ab", n_out=2, axis=1)
+        gate = g.op("Mul", [g.op("Tanh", [a], "tanh"), g.op("Sigmoid", [b], "sig")], "gate")
+        gates.append(gate)
+        if li + 1 < n_layers:  # the top layer's residual output feeds nothing
+            res = g.gemm(gate, _np(la.residual.weight[:, :, 0]).T, _np(la.residual.bias), "res")
+            x = g.op("Add", [x, res], "x")
+
+    # Skip sum of all layers = concat(gates) @ stacked skip weights + summed biases.
+    ws = np.concatenate([_np(la.skip.weight[:, :, 0]).T for la in layers], axis=0)
+    bs = np.sum([_np(la.skip.bias) for la in layers], axis=0)
+    skip = g.gemm(g.op("Concat", gates, "gates", axis=1), ws, bs, "skip")
+    h1 = g.gemm(
+        g.op("Relu", [skip], "relu"),
+        _np(model.head1.weight[:, :, 0]).T,
+        _np(model.head1.bias),
+        "h1",
+    )
+    y = g.gemm(
+        g.op("Relu", [h1], "relu"), _np(model.head2.weight[:, :, 0]).T, _np(model.head2.bias), "h2"
+    )
+    _head_outputs(g, y, cfg)
+    col = g.op("Concat", columns, "columns", axis=1)
+    col_shape = g.const([0, n_layers, h], "col_shape", np.int64)
+    g.op("Reshape", [col, col_shape], "column", out="state_column")
+
+    f32 = TensorProto.FLOAT
+    inputs = [
+        helper.make_tensor_value_info("prev_pose", f32, ["batch", p]),
+        helper.make_tensor_value_info("cond", f32, ["batch", c]),
+        helper.make_tensor_value_info("style", f32, ["batch", s]),
+        helper.make_tensor_value_info("state", f32, ["batch", r, n_layers, h]),
+        helper.make_tensor_value_info("step", TensorProto.INT64, [1]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("gmm_logits", f32, ["batch", k]),
+        helper.make_tensor_value_info("gmm_mean", f32, ["batch", k, p]),
+        helper.make_tensor_value_info("gmm_log_std", f32, ["batch", k, p]),
+        helper.make_tensor_value_info("contact_logits", f32, ["batch", cfg.n_contacts]),
+        helper.make_tensor_value_info("state_column", f32, ["batch", n_layers, h]),
+    ]
+    graph = helper.make_graph(g.nodes, "dancenet_step", inputs, outputs, g.inits)
+    return _model(graph, opset)
+
+
+def build_window_graph(model: DanceNet, opset: int = OPSET) -> onnx.ModelProto:
+    """The naive graph: the whole receptive window through the full model, every frame.
+
+    Inputs prev_pose (B, RF, P), cond (B, RF, C), style (B, RF, S): the last RF frames.
+    Outputs the last frame's gmm_logits (B, K), gmm_mean (B, K, P), gmm_log_std (B, K, P),
+    contact_logits (B, n_contacts).
+    """
+    cfg = model.cfg
+    rf, p, c, s, k = (
+        cfg.receptive_field,
+        cfg.pose_dim,
+        cfg.cond_dim,
+        cfg.n_styles,
+        cfg.gmm_components,
+    )
+    g = _Graph()
+
+    def conv(x: str, conv_mod: torch.nn.Conv1d, hint: str, dilation: int = 1) -> str:
+        w = g.const(_np(conv_mod.weight), hint + "_w")
+        b = g.const(_np(conv_mod.bias), hint + "_b")
+        pad = dilation * (conv_mod.kernel_size[0] - 1)
+        return g.op("Conv", [x, w, b], hint, dilations=[dilation], pads=[pad, 0])
+
+    cs = g.op("Concat", ["cond", "style"], "cs", axis=2)
+    cs_t = g.op("Transpose", [cs], "cs_t", perm=[0, 2, 1])
+    inp = g.op("Concat", ["prev_pose", cs], "inp", axis=2)
+    x = conv(g.op("Transpose", [inp], "inp_t", perm=[0, 2, 1]), model.input, "input")
+    skips: list[str] = []
+    for la in model.gated_layers():
+        z = g.op("Add", [conv(x, la.dilated, "dil", la.dilation), conv(cs_t, la.cond, "cond")], "z")
+        a, b = g.op(
+            "Split",
+            [z, g.const([cfg.residual_channels] * 2, "split", np.int64)],
+            "ab",
+            n_out=2,
+            axis=1,
+        )
+        gate = g.op("Mul", [g.op("Tanh", [a], "tanh"), g.op("Sigmoid", [b], "sig")], "gate")
+        x = g.op("Add", [x, conv(gate, la.residual, "res")], "x")
+        skips.append(conv(gate, la.skip, "skip"))
+    skip = g.op("Sum", skips, "skip_sum")
+    y = conv(g.op("Relu", [skip], "relu"), model.head1, "h1")
+    y = conv(g.op("Relu", [y], "relu"), model.head2, "h2")  # (B, head_dim, RF)
+    last = g.op(
+        "Gather", [y, g.const(np.int64(rf - 1), "last", np.int64)], "last", axis=2
+    )  # (B, head_dim)
+    _head_outputs(g, last, cfg)
+
+    f32 = TensorProto.FLOAT
+    inputs = [
+        helper.make_tensor_value_info("prev_pose", f32, ["batch", rf, p]),
+        helper.make_tensor_value_info("cond", f32, ["batch", rf, c]),
+        helper.make_tensor_value_info("style", f32, ["batch", rf, s]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("gmm_logits", f32, ["batch", k]),
+        helper.make_tensor_value_info("gmm_mean", f32, ["batch", k, p]),
+        helper.make_tensor_value_info("gmm_log_std", f32, ["batch", k, p]),
+        helper.make_tensor_value_info("contact_logits", f32, ["batch", cfg.n_contacts]),
+    ]
+    graph = helper.make_graph(g.nodes, "dancenet_window", inputs, outputs, g.inits)
+    return _model(graph, opset)
+
+
+def _model(graph: onnx.GraphProto, opset: int) -> onnx.ModelProto:
+    m = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="livedance"
+    )
+    m.ir_version = min(m.ir_version, 9)  # readable by every onnxruntime >= 1.18
+    onnx.checker.check_model(m, full_check=True)
+    return m
+
+
+def derived_metadata(cfg: DanceNetConfig, opset: int = OPSET) -> dict[str, Any]:
+    """What export derives from the network (``livedance.metadata.DERIVED_KEYS``)."""
+    return {
+        "receptive_field": cfg.receptive_field,
+        "ring_length": cfg.ring_length,
+        "layers": cfg.layers,
+        "residual_channels": cfg.residual_channels,
+        "gmm_components": cfg.gmm_components,
+        "n_contacts": cfg.n_contacts,
+        "dilations": list(cfg.dilations),
+        "kernel_size": cfg.kernel_size,
+        "onnx_opset": opset,
+    }
+
+
+def export_step_model(
+    model: DanceNet,
+    metadata: dict[str, Any],
+    path: str | os.PathLike[str],
+    opset: int = OPSET,
+) -> ModelMetadata:
+    """Write the step graph with its validated metadata to ``path``.
+
+    Parameters
+    ----------
+    model : trained DanceNet.
+    metadata : the checkpoint's metadata (``livedance.metadata.TRAINING_KEYS``).
+    path : output ``.onnx`` file.
+
+    Returns
+    -------
+    The metadata as written (training part + derived part).
+    """
+    cfg = model.cfg
+    meta = ModelMetadata.from_dict({**metadata, **derived_metadata(cfg, opset)})
+    for what, have, want in (
+        ("pose features", meta.pose_dim, cfg.pose_dim),
+        ("conditioning features", meta.cond_dim, cfg.cond_dim),
+        ("styles", meta.n_styles, cfg.n_styles),
+    ):
+        if have != want:
+            raise ValueError(f"metadata names {have} {what}, the network has {want}")
+    m = build_step_graph(model, opset)
+    helper.set_model_props(m, {METADATA_KEY: meta.to_json()})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(m, str(path))
+    return meta
+
+
+def export_window_model(model: DanceNet, path: str | os.PathLike[str], opset: int = OPSET) -> None:
+    """Write the naive whole-window graph (benchmark comparison only; no livedance metadata)."""
+    m = build_window_graph(model, opset)
+    helper.set_model_props(m, {"receptive_field": str(model.cfg.receptive_field)})
+    onnx.save(m, str(path))
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> tuple[DanceNet, dict[str, Any]]:
+    """Load a training checkpoint ``{"config", "state_dict", "metadata"}``.
+
+    Returns
+    -------
+    (model in eval mode, metadata dict).
+    """
+    ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+    for key in ("config", "state_dict", "metadata"):
+        if key not in ckpt:
+            raise ValueError(f"{path}: checkpoint has no '{key}'")
+    model = DanceNet(DanceNetConfig.from_dict(ckpt["config"]))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval(), dict(ckpt["metadata"])
+
+
+def export_checkpoint(
+    checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], opset: int = OPSET
+) -> ModelMetadata:
+    """Checkpoint file -> ONNX step model with metadata."""
+    model, metadata = load_checkpoint(checkpoint)
+    return export_step_model(model, metadata, out, opset)
+
+
+# -- random fixtures -------------------------------------------------------------------------
+
+FIXTURE_JOINTS = (
+    ("root", -1, (0.0, 0.0, 0.0)),
+    ("spine", 0, (0.0, 0.25, 0.0)),
+    ("head", 1, (0.0, 0.45, 0.0)),
+    ("left_hip", 0, (0.1, -0.05, 0.0)),
+    ("left_knee", 3, (0.0, -0.42, 0.0)),
+    ("left_foot", 4, (0.0, -0.42, 0.0)),
+    ("right_hip", 0, (-0.1, -0.05, 0.0)),
+    ("right_knee", 6, (0.0, -0.42, 0.0)),
+    ("right_foot", 7, (0.0, -0.42, 0.0)),
+)
+"""A small stick figure for randomly initialised test models (not a trained skeleton)."""
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def fixture_metadata(cfg: DanceNetConfig, seed: int = 0) -> dict[str, Any]:
+    """Valid training-side metadata for a randomly initialised model of shape ``cfg``.
+
+    Feature names are the runtime's ``FEATURE_NAMES`` when ``cfg.cond_dim`` matches them; the
+    skeleton is :data:`FIXTURE_JOINTS` (its first ``(pose_dim - 4) / 3`` joints).
+    """
+    from livedance.config import FPS, HOP, SAMPLE_RATE, STYLES
+    from livedance.metadata import ROOT_FEATURES
+
+    try:
+        from livedance.features import FEATURE_NAMES
+
+        features = list(FEATURE_NAMES)
+    except ImportError:
+        features = []
+    if len(features) != cfg.cond_dim:
+        features = [f"feature_{i}" for i in range(cfg.cond_dim)]
+    n_joints, rem = divmod(cfg.pose_dim - len(ROOT_FEATURES), 3)
+    if rem or not 1 <= n_joints <= len(FIXTURE_JOINTS):
+        raise ValueError(
+            f"fixture pose_dim must be 4 + 3 * joints with 1..{len(FIXTURE_JOINTS)} joints, "
+            f"got {cfg.pose_dim}"
+        )
+    joints = FIXTURE_JOINTS[:n_joints]
+    names = [j[0] for j in joints]
+    feet = [n for n in ("left_foot", "right_foot", "left_knee", "right_knee") if n in names]
+    contacts = (feet + [n for n in names if n not in feet])[: cfg.n_contacts]
+    if len(contacts) < cfg.n_contacts:
+        raise ValueError(f"fixture skeleton of {n_joints} joints has too few contact joints")
+    styles = list(STYLES)[: cfg.n_styles] + [f"style_{i}" for i in range(len(STYLES), cfg.n_styles)]
+    rng = np.random.default_rng(seed)
+    return {
+        "sample_rate": SAMPLE_RATE,
+        "hop": HOP,
+        "fps": FPS,
+        "feature_names": features,
+        "feature_mean": rng.normal(0, 1, cfg.cond_dim).round(4).tolist(),
+        "feature_std": rng.uniform(0.5, 2, cfg.cond_dim).round(4).tolist(),
+        "pose_names": list(ROOT_FEATURES) + [f"{n}_{a}" for n in names for a in "xyz"],
+        "pose_mean": rng.normal(0, 0.1, cfg.pose_dim).round(4).tolist(),
+        "pose_std": rng.uniform(0.05, 0.3, cfg.pose_dim).round(4).tolist(),
+        "joint_names": names,
+        "joint_parents": [j[1] for j in joints],
+        "joint_offsets": [list(j[2]) for j in joints],
+        "contact_joints": contacts,
+        "style_names": styles,
+        "trained_on": {
+            "dataset": "none (randomly initialised test fixture)",
+            "citation": "",
+            "split": {},
+            "config": cfg.to_dict(),
+            "metrics": {},
+            "commit": _git_commit(),
+        },
+    }
+
+
+def export_random(
+    cfg: DanceNetConfig, path: str | os.PathLike[str], seed: int = 0, opset: int = OPSET
+) -> tuple[DanceNet, ModelMetadata]:
+    """Export a randomly initialised DanceNet with fixture metadata (test fixture only)."""
+    torch.manual_seed(seed)
+    model = DanceNet(cfg).eval()
+    meta = export_step_model(model, fixture_metadata(cfg, seed), path, opset)
+    return model, meta

@@ -1,0 +1,175 @@
+"""GMM sampling of the next pose for B dancers (numba), with temperature and a seedable RNG.
+
+The RNG is SplitMix64 (one 64-bit state per dancer) with Box-Muller normals: a few integer
+operations per draw, no allocation, and bit-reproducible for a given seed on every machine, so a
+performance can be replayed and the seed changed live.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from livedance.errors import LivedanceError
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_INV53 = 1.0 / 9007199254740992.0  # 2**-53
+
+
+@nb.njit(cache=True, inline="always")
+def _next_u64(state: np.ndarray, b: int) -> np.uint64:
+    s = state[b] + _GOLDEN
+    state[b] = s
+    z = (s ^ (s >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@nb.njit(cache=True, inline="always")
+def _uniform(state: np.ndarray, b: int) -> float:
+    """Uniform in (0, 1]: never 0, so log() in Box-Muller stays finite."""
+    return (float(_next_u64(state, b) >> _S11) + 1.0) * _INV53
+
+
+@nb.njit(cache=True)
+def _sample_gmm(
+    logits: np.ndarray,
+    mean: np.ndarray,
+    log_std: np.ndarray,
+    temperature: float,
+    state: np.ndarray,
+    out: np.ndarray,
+    component: np.ndarray,
+) -> None:
+    n_batch, k_count = logits.shape
+    p_dim = mean.shape[2]
+    for b in range(n_batch):
+        best = 0
+        for k in range(1, k_count):
+            if logits[b, k] > logits[b, best]:
+                best = k
+        if temperature <= 0.0:
+            component[b] = best
+            for p in range(p_dim):
+                out[b, p] = mean[b, best, p]
+            continue
+        # softmax(logits / T) by inverse CDF, max-subtracted for range safety
+        inv_t = 1.0 / temperature
+        total = 0.0
+        for k in range(k_count):
+            total += math.exp((logits[b, k] - logits[b, best]) * inv_t)
+        u = _uniform(state, b) * total
+        chosen = k_count - 1
+        acc = 0.0
+        for k in range(k_count):
+            acc += math.exp((logits[b, k] - logits[b, best]) * inv_t)
+            if u <= acc:
+                chosen = k
+                break
+        component[b] = chosen
+        for p in range(0, p_dim, 2):
+            r = math.sqrt(-2.0 * math.log(_uniform(state, b)))
+            phi = 2.0 * math.pi * _uniform(state, b)
+            out[b, p] = mean[b, chosen, p] + math.exp(log_std[b, chosen, p]) * temperature * (
+                r * math.cos(phi)
+            )
+            if p + 1 < p_dim:
+                q = p + 1
+                out[b, q] = mean[b, chosen, q] + math.exp(log_std[b, chosen, q]) * temperature * (
+                    r * math.sin(phi)
+                )
+
+
+@nb.njit(cache=True)
+def _seed_states(seed: np.uint64, state: np.ndarray) -> None:
+    for b in range(state.shape[0]):
+        # each dancer's stream starts from a SplitMix64 hash of (seed, dancer)
+        state[b] = seed ^ (np.uint64(b) * _GOLDEN)
+        _next_u64(state, b)
+
+
+class GmmSampler:
+    """Draws the next pose of B dancers from their GMMs.
+
+    Parameters
+    ----------
+    batch : B, dancers.
+    components : K, GMM components.
+    pose_dim : P, pose features.
+    seed : RNG seed; :meth:`reseed` changes it live, :meth:`reset` restarts its stream.
+
+    Attributes
+    ----------
+    component : (B,) int64, the component chosen for each dancer at the last draw.
+    """
+
+    def __init__(self, batch: int, components: int, pose_dim: int, seed: int = 0) -> None:
+        self.batch, self.components, self.pose_dim = batch, components, pose_dim
+        self._state = np.zeros(batch, np.uint64)
+        self.component = np.zeros(batch, np.int64)
+        self.seed = 0
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> None:
+        """Restart every dancer's random stream from ``seed`` (any int; taken mod 2**64)."""
+        self.seed = int(seed) % (1 << 64)
+        _seed_states(np.uint64(self.seed), self._state)
+
+    def reset(self) -> None:
+        """Restart the random streams from the current seed."""
+        self.reseed(self.seed)
+
+    def sample(
+        self,
+        logits: np.ndarray,
+        mean: np.ndarray,
+        log_std: np.ndarray,
+        temperature: float,
+        out: np.ndarray,
+    ) -> np.ndarray:
+        """Sample one pose per dancer into ``out``.
+
+        Parameters
+        ----------
+        logits : (B, K) mixture logits.
+        mean, log_std : (B, K, P) normalised pose space.
+        temperature : T >= 0: component ~ softmax(logits / T), std scaled by T; T = 0 gives the
+            mean of the most likely component (deterministic).
+        out : (B, P) float32, written in place (e.g. ``DanceStep.prev_pose``).
+
+        Returns
+        -------
+        ``out``.
+        """
+        if not temperature >= 0.0:  # also refuses NaN
+            raise LivedanceError(f"temperature must be >= 0, got {temperature}")
+        b, k, p = self.batch, self.components, self.pose_dim
+        if logits.shape != (b, k) or mean.shape != (b, k, p) or log_std.shape != (b, k, p):
+            raise LivedanceError(
+                f"GMM shapes {logits.shape}, {mean.shape}, {log_std.shape} do not fit "
+                f"B={b}, K={k}, P={p}"
+            )
+        if out.shape != (b, p):
+            raise LivedanceError(f"output shape {out.shape} is not (B, P) = ({b}, {p})")
+        _sample_gmm(logits, mean, log_std, float(temperature), self._state, out, self.component)
+        return out
+
+
+def contacts(contact_logits: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Foot contacts: sigmoid(logit) > 0.5, i.e. logit > 0 (deterministic).
+
+    Parameters
+    ----------
+    contact_logits : (B, n_contacts).
+    out : (B, n_contacts) bool or float array, written in place.
+    """
+    np.greater(contact_logits, 0.0, out=out)
+    return out

@@ -1,0 +1,81 @@
+"""GmmSampler: statistics of a known GMM, temperature, determinism of the seeded RNG."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from livedance.errors import LivedanceError
+from livedance.sampler import GmmSampler, contacts
+
+W = np.array([0.3, 0.7])
+MEAN = np.array([[-2.0, 0.0, 1.0], [1.0, 0.5, -1.0]], np.float32)
+STD = np.array([[0.5, 1.0, 2.0], [0.2, 1.0, 0.5]], np.float32)
+
+
+def _gmm(batch: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    logits = np.tile(np.log(W).astype(np.float32), (batch, 1))
+    return logits, np.tile(MEAN, (batch, 1, 1)), np.tile(np.log(STD), (batch, 1, 1))
+
+
+def _draw(s: GmmSampler, n: int, temperature: float = 1.0, batch: int = 1) -> np.ndarray:
+    logits, mean, log_std = _gmm(batch)
+    out = np.zeros((batch, 3), np.float32)
+    xs = np.empty((n, batch, 3))
+    for i in range(n):
+        xs[i] = s.sample(logits, mean, log_std, temperature, out)
+    return xs
+
+
+def test_mean_and_variance_of_a_known_mixture() -> None:
+    xs = _draw(GmmSampler(1, 2, 3, seed=11), 60_000)[:, 0]
+    mean = W @ MEAN
+    var = W @ (STD**2 + MEAN**2) - mean**2
+    n = len(xs)
+    assert np.all(np.abs(xs.mean(0) - mean) < 5 * np.sqrt(var / n))
+    np.testing.assert_allclose(xs.var(0), var, rtol=0.03)
+    # the component choice follows the mixture weights
+    component_1 = np.abs(xs[:, 0] - 1.0) < np.abs(xs[:, 0] + 2.0)
+    assert abs(component_1.mean() - 0.7) < 0.01
+
+
+def test_temperature_scales_std_and_sharpens_weights() -> None:
+    xs = _draw(GmmSampler(1, 2, 3, seed=3), 40_000, temperature=0.5)[:, 0]
+    w = W**2 / (W**2).sum()  # softmax(log W / 0.5)
+    component_1 = xs[:, 0] > -0.5
+    assert abs(component_1.mean() - w[1]) < 0.01
+    np.testing.assert_allclose(xs[component_1, 1].std(), 0.5 * STD[1, 1], rtol=0.03)
+
+
+def test_zero_temperature_is_the_mode() -> None:
+    logits, mean, log_std = _gmm(2)
+    out = np.zeros((2, 3), np.float32)
+    GmmSampler(2, 2, 3).sample(logits, mean, log_std, 0.0, out)
+    np.testing.assert_array_equal(out, np.tile(MEAN[1], (2, 1)))
+
+
+def test_same_seed_same_samples_and_reseed_live() -> None:
+    a = _draw(GmmSampler(3, 2, 3, seed=42), 50, batch=3)
+    s = GmmSampler(3, 2, 3, seed=42)
+    np.testing.assert_array_equal(a, _draw(s, 50, batch=3))
+    s.reset()
+    np.testing.assert_array_equal(a, _draw(s, 50, batch=3))
+    s.reseed(43)
+    assert not np.allclose(a, _draw(s, 50, batch=3))
+    assert not np.allclose(a[:, 0], a[:, 1])  # dancers draw from different streams
+
+
+def test_bad_arguments() -> None:
+    s = GmmSampler(1, 2, 3)
+    logits, mean, log_std = _gmm()
+    out = np.zeros((1, 3), np.float32)
+    with pytest.raises(LivedanceError, match="temperature must be >= 0"):
+        s.sample(logits, mean, log_std, float("nan"), out)
+    with pytest.raises(LivedanceError, match="do not fit B=1, K=2, P=3"):
+        s.sample(logits[:, :1], mean, log_std, 1.0, out)
+
+
+def test_contacts_threshold() -> None:
+    out = np.zeros((2, 2), bool)
+    contacts(np.array([[-0.1, 0.1], [3.0, -3.0]], np.float32), out)
+    np.testing.assert_array_equal(out, [[False, True], [True, False]])
