@@ -125,27 +125,33 @@ def build_step_graph(model: DanceNet, opset: int = OPSET) -> onnx.ModelProto:
     past = g.op("Gather", [ring, flat], "past", axis=1)  # (B, L * taps, H)
     past = g.op("Reshape", [past, g.const([0, n_layers, taps * h], "past_shape", np.int64)], "past")
 
+    # The past taps of every layer are known before the frame starts: one batched MatMul
+    # (L, B, taps*H) x (L, taps*H, 2H) gives all of them, plus the conditioning, so each layer's
+    # sequential part is just its "now" tap, the gate and the residual.
+    w_past = np.stack(
+        [
+            np.concatenate([_np(la.dilated.weight)[:, :, -1 - j].T for j in range(1, taps + 1)])
+            for la in layers
+        ]
+    )
+    past = g.op("Transpose", [past], "past_t", perm=[1, 0, 2])
+    pre = g.op("MatMul", [past, g.const(w_past, "past_w")], "pre")  # (L, B, 2H)
+    pre = g.op("Transpose", [pre], "pre_t", perm=[1, 0, 2])
+    pre = g.op("Reshape", [pre, g.const([0, n_layers * 2 * h], "pre_shape", np.int64)], "pre")
+    pre = g.op("Add", [pre, cproj], "pre_c")
+    split_l = g.const([2 * h] * n_layers, "split_l", np.int64)
+    pre_l = g.op("Split", [pre, split_l], "pre_l", n_out=n_layers, axis=1)
+    if n_layers == 1:
+        pre_l = [pre_l]
+
     columns: list[str] = []
     gates: list[str] = []
+    split_h = g.const([h, h], "split", np.int64)
     for li, la in enumerate(layers):
         columns.append(x)
-        w = _np(la.dilated.weight)  # (2H, H, k): tap k-1 is now, tap k-1-j is j dilations ago
-        w_cat = np.concatenate([w[:, :, -1].T] + [w[:, :, -1 - j].T for j in range(1, taps + 1)])
-        past_l = g.op("Gather", [past, g.const(np.int64(li), "li", np.int64)], "past_l", axis=1)
-        z_in = g.op("Concat", [x, past_l], "z_in", axis=1)
-        z = g.op("MatMul", [z_in, g.const(w_cat, "dil_w")], "z")
-        c_l = g.op(
-            "Slice",
-            [
-                cproj,
-                g.const([li * 2 * h], "s", np.int64),
-                g.const([(li + 1) * 2 * h], "e", np.int64),
-                g.const([1], "a", np.int64),
-            ],
-            "cproj_l",
-        )
-        z = g.op("Add", [z, c_l], "z_c")
-        a, b = g.op("Split", [z, g.const([h, h], "split", np.int64)], "ab", n_out=2, axis=1)
+        w_now = _np(la.dilated.weight)[:, :, -1].T  # (H, 2H); tap k-1 of the conv is "now"
+        z = g.op("Gemm", [x, g.const(w_now, "now_w"), pre_l[li]], "z")
+        a, b = g.op("Split", [z, split_h], "ab", n_out=2, axis=1)
         gate = g.op("Mul", [g.op("Tanh", [a], "tanh"), g.op("Sigmoid", [b], "sig")], "gate")
         gates.append(gate)
         if li + 1 < n_layers:  # the top layer's residual output feeds nothing
