@@ -113,6 +113,7 @@ class RingBuffer:
         self._skip_in = self.resampler.down * HOP // g
         self._skip_out = self.resampler.up * HOP // g
         self._offset = 0  # output samples skipped so far
+        _sanitize(self._buf[:0])  # load the kernel before any stream starts (see Resampler)
         self._eof = False
         self.timed_out = False
         """True when the last read gave up waiting."""
@@ -504,7 +505,8 @@ class MicSource(AudioSource):
     channels : int, optional
         Channels to open (all are mixed to mono); default the device's, at most 2.
     blocksize : int
-        Frames per callback at the device rate (0: whatever the host prefers).
+        Frames per callback at the device rate; 0 (default) takes the host's own period, which
+        avoids PortAudio re-blocking (on JACK a mismatched size causes spurious overflows).
     buffer_seconds : float
         Ring capacity: how far the worker may fall behind before blocks are dropped.
     """
@@ -513,7 +515,7 @@ class MicSource(AudioSource):
         self,
         device: int | str | None = None,
         channels: int | None = None,
-        blocksize: int = 256,
+        blocksize: int = 0,
         buffer_seconds: float = 2.0,
     ) -> None:
         sd = self._sd = _sounddevice()

@@ -127,6 +127,10 @@ class Resampler:
         """Input samples an output waits for beyond its own time (0 for identity)."""
         self._buf = np.zeros(4 * self.half + 4096, np.float32)
         self.reset()
+        # Load the compiled kernels now: a first call mid-stream would hold the GIL long enough
+        # to starve an audio callback.
+        _polyphase(self._buf, 0, 0, 0, 0, self.up, self.down, self.half, self._table, self._buf)
+        _shift_left(self._buf, 0, 0)
 
     def reset(self) -> None:
         """Forget all input: the next sample is input 0 again, preceded by silence."""

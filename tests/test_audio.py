@@ -374,6 +374,18 @@ def test_ring_read_times_out_without_audio() -> None:
 # -- devices --------------------------------------------------------------------------------
 
 
+def test_no_input_device_says_what_to_do() -> None:
+    import sounddevice as sd
+
+    from livedance.audio import MicSource
+
+    if any(d["max_input_channels"] > 0 for d in sd.query_devices()):
+        pytest.skip("this machine has an audio input")
+    with pytest.raises(AudioError, match="no default audio input device") as info:
+        MicSource()
+    assert "\n" not in str(info.value) and "livedance devices" in str(info.value)
+
+
 def test_bad_device_name_says_what_to_do() -> None:
     from livedance.audio import MicSource
 
