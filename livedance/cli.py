@@ -35,9 +35,7 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--device", help="input device number or name (see 'livedance devices')")
     p.add_argument("--play", action="store_true", help="also play a file or the demo out loud")
     p.add_argument("--bpm", type=float, help="tempo of the demo music")
-    p.add_argument(
-        "--demo-style", help="arrangement of the demo music (default: the dance style)"
-    )
+    p.add_argument("--demo-style", help="arrangement of the demo music (default: the dance style)")
     p.add_argument(
         "--osc",
         action="append",
@@ -46,9 +44,7 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--layout", default="native", help="OSC layout: native or touchdesigner")
     p.add_argument("--control-port", type=int, help="UDP port for OSC control messages")
-    p.add_argument(
-        "--control-host", default="127.0.0.1", help="interface of the control port"
-    )
+    p.add_argument("--control-host", default="127.0.0.1", help="interface of the control port")
     p.add_argument("--style", default=None, help="dance style name (default: the model's first)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature [0, 2]")
     p.add_argument("--energy", type=float, default=1.0, help="motion energy scale [0, 2]")
@@ -99,12 +95,12 @@ def _open_source(args: argparse.Namespace, style: str) -> object:
             device = int(device)
         return MicSource(device=device)
     if args.input == DEMO_INPUT:
-        return DemoSource(style=args.demo_style or style, bpm=args.bpm, play=args.play)
+        return DemoSource(style=args.demo_style or style, bpm=args.bpm)
     return FileSource(args.input, realtime=True, play=args.play)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from livedance.control import ControlServer, Controls
+    from livedance.control import Controls, ControlServer
     from livedance.engine import Engine
     from livedance.osc import OscSender, make_layout, parse_target
     from livedance.step import DEFAULT_MODEL, DanceStep

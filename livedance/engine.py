@@ -3,8 +3,8 @@
 Threads (DESIGN.md):
 - the audio thread (PortAudio callback, or the pacing thread of a file/demo) only copies blocks into
   the source's ring;
-- the worker (:meth:`Engine.run`) reads one hop at a time and calls :meth:`Engine.step`, which is the
-  whole per-frame data flow in one function;
+- the worker (:meth:`Engine.run`) reads one hop at a time and calls :meth:`Engine.step`, which
+  is the whole per-frame data flow in one function;
 - the control thread (:class:`livedance.control.ControlServer`) writes :class:`Controls`;
 - the main thread prints the status line and turns Ctrl-C into a clean stop.
 
@@ -27,7 +27,7 @@ from livedance.control import Controls
 from livedance.features import FeatureExtractor
 from livedance.osc import EventMessages, Layout, OscSender
 from livedance.pose import PoseDecoder
-from livedance.sampler import GmmSampler
+from livedance.sampler import GmmSampler, contacts
 from livedance.step import DanceStep
 
 STAGES = ("wait", "features", "step", "sample_decode", "encode_send")
@@ -42,6 +42,8 @@ class LatencyLog:
     stages : (capacity, len(STAGES)) int64, time spent in each stage.
     end_to_end : (capacity,) int64, last datagram sent minus arrival of the audio block that
         completed the frame (DESIGN.md's definition of a frame's latency).
+    arrival : (capacity,) int64, ``perf_counter_ns`` arrival of that audio block.
+    frame : (capacity,) int64, motion frame index.
     count : frames recorded so far (the rings keep the newest ``capacity``).
     """
 
@@ -49,17 +51,21 @@ class LatencyLog:
         self.capacity = capacity
         self.stages = np.zeros((capacity, len(STAGES)), np.int64)
         self.end_to_end = np.zeros(capacity, np.int64)
+        self.arrival = np.zeros(capacity, np.int64)
+        self.frame = np.zeros(capacity, np.int64)
         self.count = 0
 
-    def record(self, stamps: np.ndarray) -> None:
+    def record(self, frame: int, stamps: np.ndarray) -> None:
         """Record one frame from its stamps: arrival, then the end of each stage (ns)."""
         i = self.count % self.capacity
         np.subtract(stamps[1:], stamps[:-1], out=self.stages[i])
         self.end_to_end[i] = stamps[-1] - stamps[0]
+        self.arrival[i] = stamps[0]
+        self.frame[i] = frame
         self.count += 1
 
     def recent(self, frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the newest ``frames`` records (all kept ones by default): stages, end_to_end."""
+        """Copies of the newest ``frames`` records (default: all kept): stages, end_to_end."""
         n = min(self.count, self.capacity)
         if frames is not None:
             n = min(n, frames)
@@ -136,12 +142,12 @@ class Engine:
         self.frame_budget_ns = int(1e9 * meta.hop / meta.sample_rate)
         b = model.batch
         self.features = FeatureExtractor(sample_rate=meta.sample_rate, hop=meta.hop)
-        self.sampler = GmmSampler(b, meta.pose_dim, seed=controls.seed or 0)
+        self.sampler = GmmSampler(b, meta.gmm_components, meta.pose_dim, seed=controls.seed or 0)
         self.decoder = PoseDecoder(
             meta.joint_names,
             meta.joint_parents,
             meta.joint_offsets,
-            meta.contact_joints,
+            [meta.joint_names.index(name) for name in meta.contact_joints],
             meta.fps,
             batch=b,
             stage_radius=stage_radius,
@@ -160,7 +166,23 @@ class Engine:
         self._seen_changes = -1
         self._seen_resets = controls.reset_requests
         self._stop = threading.Event()
+        self.warm_up()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Run every stage once on silence so JIT compilation and first-call allocations happen
+        before the audio starts, not on the first live frames; then start fresh."""
+        self.features.process(self._hop)
+        self.features.reset()
+        self.model.run()
+        self.sampler.sample(
+            self.model.gmm_logits, self.model.gmm_mean, self.model.gmm_log_std, 1.0, self._scaled
+        )
+        contacts(self.model.contact_logits, self._contacts)
+        self.decoder.process(self._pose, self._contacts)
         self.reset()
+        self.stats.resets = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -225,7 +247,7 @@ class Engine:
             self.controls.temperature,
             model.prev_pose,
         )
-        np.greater(model.contact_logits, 0.0, out=self._contacts, casting="unsafe")
+        contacts(model.contact_logits, self._contacts)
         np.multiply(model.prev_pose, self.controls.energy, out=self._scaled)
         model.denormalise_pose(self._scaled, self._pose)
         joints = self.decoder.process(self._pose, self._contacts)
@@ -252,7 +274,7 @@ class Engine:
             self.sender.send(self.events.onset(float(beat.onset_strength)))
         stamps[5] = time.perf_counter_ns()
 
-        self.latency.record(stamps)
+        self.latency.record(frame, stamps)
         self.stats.frames += 1
         if stamps[5] - stamps[0] > self.frame_budget_ns:
             self.stats.late_frames += 1

@@ -1,0 +1,240 @@
+"""End-to-end latency of the live engine, per stage, plus the cached step against naive recompute.
+
+``python -m benchmarks.latency [--seconds 20] [--model PATH] [--json PATH]``
+
+1. Runs the real engine (demo music paced in real time, FeatureExtractor, DanceStep, sampler,
+   PoseDecoder, native OSC layout, UDP) for ``--seconds`` and receives every datagram with an
+   independent receiver thread on loopback (python-osc's parser, not livedance's templates).
+   Reports p50 / p99 / max of each stage (wait, features, step, sample+decode, encode+send), of
+   the engine's end to end (audio block arrival -> last datagram sent) and of the receiver's
+   (arrival -> datagram received).
+2. Times ``DanceStep.run()`` (packed ring state, IOBinding) against the naive graph that recomputes
+   the whole receptive window per frame, at the same model size, in the same run.
+
+Needs the training extras (torch, onnx) for the naive graph; the end-to-end part uses the shipped
+model (or ``--model``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pythonosc.osc_message import OscMessage
+from tqdm import tqdm
+
+from livedance.audio import DemoSource
+from livedance.control import Controls
+from livedance.engine import STAGES, Engine
+from livedance.osc import NativeLayout, OscSender
+from livedance.step import DEFAULT_MODEL, DanceStep
+
+
+class LoopbackReceiver:
+    """Receives datagrams on 127.0.0.1 in a thread, stamping each with ``perf_counter_ns``."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port: int = self.sock.getsockname()[1]
+        self.packets: list[tuple[int, bytes]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            self.packets.append((time.perf_counter_ns(), data))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+    def pose_frames(self) -> dict[int, int]:
+        """Frame index -> receive time (ns) of every pose datagram received."""
+        frames: dict[int, int] = {}
+        for t, data in self.packets:
+            msg = OscMessage(data)
+            if msg.address == "/livedance/pose":
+                frames[int(msg.params[0])] = t
+        return frames
+
+
+def _ms(values_ns: np.ndarray) -> dict[str, float]:
+    ms = np.asarray(values_ns, dtype=np.float64) / 1e6
+    return {
+        "p50": float(np.percentile(ms, 50)),
+        "p99": float(np.percentile(ms, 99)),
+        "max": float(ms.max()),
+    }
+
+
+def _us(values_s: np.ndarray) -> dict[str, float]:
+    us = np.asarray(values_s) * 1e6
+    return {"p50": float(np.percentile(us, 50)), "p99": float(np.percentile(us, 99))}
+
+
+def end_to_end(model_path: Path, seconds: float, threads: int) -> dict[str, Any]:
+    """Run the real engine on paced demo music and measure every frame."""
+    model = DanceStep(model_path, threads=threads)
+    meta = model.meta
+    receiver = LoopbackReceiver()
+    controls = Controls(meta.style_names, seed=0)
+    layout = NativeLayout(meta.joint_names)
+    with OscSender([("127.0.0.1", receiver.port)]) as sender:
+        engine = Engine(DemoSource(style=meta.style_names[0]), model, controls, layout, sender)
+        worker = engine.run_in_thread(seconds)
+        with tqdm(total=int(seconds * meta.fps), desc="engine frames", unit="frame") as bar:
+            while worker.is_alive():
+                worker.join(0.25)
+                bar.update(engine.stats.frames - bar.n)
+        time.sleep(0.2)  # let the last datagrams land
+    receiver.close()
+
+    n = min(engine.latency.count, engine.latency.capacity)
+    stages, e2e = engine.latency.recent(n)
+    received = receiver.pose_frames()
+    log = engine.latency
+    arrival = dict(zip(log.frame[:n].tolist(), log.arrival[:n].tolist(), strict=True))
+    rx = np.array([t - arrival[f] for f, t in received.items() if f in arrival], np.int64)
+    return {
+        "frames": engine.stats.frames,
+        "frames_received": len(received),
+        "late_frames": engine.stats.late_frames,
+        "dropped_frames": engine.stats.dropped_frames,
+        "stages_ms": {name: _ms(stages[:, i]) for i, name in enumerate(STAGES)},
+        "end_to_end_ms": _ms(e2e),
+        "receiver_end_to_end_ms": _ms(rx) if len(rx) else None,
+    }
+
+
+def step_vs_naive(
+    model_path: Path, frames: int, naive_frames: int, threads: int
+) -> dict[str, dict[str, float]]:
+    """Time DanceStep.run() against whole-window recompute at the default DanceNet size."""
+    from benchmarks.naive_step import NaiveWindowStep
+    from export.step import export_random, export_window_model
+    from training.dancenet import DanceNetConfig
+
+    shipped = DanceStep(model_path, threads=threads)
+    cfg = DanceNetConfig(
+        pose_dim=shipped.meta.pose_dim,
+        cond_dim=shipped.meta.cond_dim,
+        n_styles=shipped.meta.n_styles,
+        residual_channels=shipped.meta.residual_channels,
+        gmm_components=shipped.meta.gmm_components,
+    )
+    with tempfile.TemporaryDirectory() as d:
+        net, _ = export_random(cfg, Path(d) / "step.onnx")
+        export_window_model(net, Path(d) / "window.onnx")
+        cached = DanceStep(Path(d) / "step.onnx", threads=threads)
+        naive = NaiveWindowStep(Path(d) / "window.onnx", threads=threads)
+        rng = np.random.default_rng(0)
+        cond = rng.normal(size=(1, cfg.cond_dim)).astype(np.float32)
+
+        def timed(fn: Any, n: int, warm: int) -> np.ndarray:
+            out = np.empty(n)
+            for i in tqdm(range(n + warm), desc=getattr(fn, "__qualname__", "step"), leave=False):
+                t0 = time.perf_counter()
+                fn()
+                if i >= warm:
+                    out[i - warm] = time.perf_counter() - t0
+            return out
+
+        cached.cond[:] = cond
+        t_cached = timed(cached.run, frames, 50)
+        t_shipped = timed(shipped.run, frames, 50)
+        t_naive = timed(lambda: naive.run(cached.prev_pose, cond, cached.style), naive_frames, 5)
+    return {
+        "config": {
+            "residual_channels": cfg.residual_channels,
+            "skip_channels": cfg.skip_channels,
+            "layers": cfg.layers,
+            "receptive_field": cfg.receptive_field,
+            "gmm_components": cfg.gmm_components,
+            "pose_dim": cfg.pose_dim,
+        },
+        "step_us": _us(t_cached),
+        "shipped_step_us": _us(t_shipped),
+        "naive_step_us": _us(t_naive),
+    }
+
+
+def _table(rows: list[tuple[str, dict[str, float]]], unit: str) -> str:
+    lines = [f"| stage | p50 ({unit}) | p99 ({unit}) | max ({unit}) |", "|---|---|---|---|"]
+    for name, v in rows:
+        mx = f"{v['max']:.3f}" if "max" in v else "-"
+        lines.append(f"| {name} | {v['p50']:.3f} | {v['p99']:.3f} | {mx} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="step model")
+    ap.add_argument("--seconds", type=float, default=20.0, help="seconds of paced demo audio")
+    ap.add_argument("--frames", type=int, default=3000, help="timed frames of the cached step")
+    ap.add_argument("--naive-frames", type=int, default=200, help="timed frames of the naive step")
+    ap.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
+    ap.add_argument("--json", type=Path, help="write the results here")
+    args = ap.parse_args(argv)
+
+    e2e = end_to_end(args.model, args.seconds, args.threads)
+    steps = step_vs_naive(args.model, args.frames, args.naive_frames, args.threads)
+    ratio_p50 = steps["naive_step_us"]["p50"] / steps["step_us"]["p50"]
+    ratio_p99 = steps["naive_step_us"]["p99"] / steps["step_us"]["p99"]
+
+    rows = [(name, e2e["stages_ms"][name]) for name in STAGES]
+    rows.append(("end to end (engine: arrival -> sent)", e2e["end_to_end_ms"]))
+    if e2e["receiver_end_to_end_ms"]:
+        rows.append(("end to end (receiver: arrival -> received)", e2e["receiver_end_to_end_ms"]))
+    print(_table(rows, "ms"))
+    print(
+        f"\nframes {e2e['frames']}, received {e2e['frames_received']}, "
+        f"late {e2e['late_frames']}, dropped {e2e['dropped_frames']}"
+    )
+    cfg = steps["config"]
+    print(
+        f"\nstep at H={cfg['residual_channels']} skip={cfg['skip_channels']} L={cfg['layers']} "
+        f"RF={cfg['receptive_field']} K={cfg['gmm_components']} P={cfg['pose_dim']}, "
+        f"{args.threads} thread(s):"
+    )
+    for name in ("step_us", "shipped_step_us", "naive_step_us"):
+        v = steps[name]
+        print(f"  {name:16s} p50 {v['p50']:9.1f} us   p99 {v['p99']:9.1f} us")
+    print(f"  cached vs naive: {ratio_p50:.0f}x faster (p50), {ratio_p99:.0f}x (p99)")
+
+    if args.json:
+        result = {
+            "end_to_end_ms": e2e["end_to_end_ms"],
+            "receiver_end_to_end_ms": e2e["receiver_end_to_end_ms"],
+            "stages_ms": e2e["stages_ms"],
+            "step_us": steps["step_us"],
+            "shipped_step_us": steps["shipped_step_us"],
+            "naive_step_us": steps["naive_step_us"],
+            "speedup": {"p50": ratio_p50, "p99": ratio_p99},
+            "model_config": cfg,
+            "frames": e2e["frames"],
+            "frames_received": e2e["frames_received"],
+            "late_frames": e2e["late_frames"],
+            "dropped_frames": e2e["dropped_frames"],
+        }
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
