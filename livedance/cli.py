@@ -72,6 +72,23 @@ def _add_beats(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
 
 
+def _add_render(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "render",
+        help="dance to an audio file offline (the live path, unpaced) and save joints to .npz",
+        description="Joint positions (frames, joints, 3) in metres, y-up, with fps, joint names, "
+        "parents, beat times and style.",
+    )
+    p.add_argument("audio", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True, help="output .npz")
+    p.add_argument("--style", default=None, help="dance style name (default: the model's first)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--energy", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--duration", type=float, help="seconds of audio to render (default: all)")
+    p.add_argument("--model", type=Path, help="ONNX step model (default: the shipped model)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livedance", description="An avatar dances to the music playing now."
@@ -80,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_devices(sub)
     _add_beats(sub)
+    _add_render(sub)
     return parser
 
 
@@ -203,7 +221,39 @@ def cmd_beats(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": cmd_serve, "devices": cmd_devices, "beats": cmd_beats}
+def cmd_render(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from livedance.render import render, save_render
+
+    with tqdm(desc="render", unit="frame", disable=None) as bar:
+        result = render(
+            args.audio,
+            args.model,
+            style=args.style,
+            seed=args.seed,
+            temperature=args.temperature,
+            energy=args.energy,
+            duration=args.duration,
+            progress=lambda n: bar.update(n - bar.n),
+        )
+        bar.update(len(result["joints"]) - bar.n)
+    path = save_render(result, args.output)
+    n = len(result["joints"])
+    print(f"livedance: {n} frames ({n / float(result['fps']):.1f} s) -> {path}", file=sys.stderr)
+    if not bool(result["complete"]):
+        why = str(result["error"]) or "interrupted"
+        print(f"livedance: error: {why}; the frames before it are saved", file=sys.stderr)
+        return 1
+    return 0
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "devices": cmd_devices,
+    "beats": cmd_beats,
+    "render": cmd_render,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,8 @@
 """Defaults shared by the runtime, training and export.
 
-A shipped model carries its own sample rate, hop and fps in its metadata; the runtime reads them from
-there. These defaults are what training uses to build a model, and what tools that run without a model
-(``livedance beats``, the feature cache) use.
+A shipped model carries its own sample rate, hop and fps in its metadata; the runtime reads them
+from there. These defaults are what training uses to build a model, and what tools that run without
+a model (``livedance beats``, the feature cache) use.
 """
 
 from __future__ import annotations

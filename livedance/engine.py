@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,8 +109,8 @@ class Engine:
     source : where the audio comes from (mic, file, demo); started and stopped here.
     model : the DanceNet step for B dancers.
     controls : live style / temperature / energy / seed / reset.
-    layout : the OSC pose layout (its ``datagrams`` are sent every frame).
-    sender : UDP sender to every target.
+    layout : the OSC pose layout (its ``datagrams`` are sent every frame); None sends nothing.
+    sender : UDP sender to every target; None for offline rendering.
     max_backlog : hops the worker may lag before it skips to the newest audio.
     stage_radius : soft bound (m) on each dancer's distance from its start position.
     style_source : optional callable returning style weights (S,) per frame (automatic style); an
@@ -122,8 +122,8 @@ class Engine:
         source: AudioSource,
         model: DanceStep,
         controls: Controls,
-        layout: Layout,
-        sender: OscSender,
+        layout: Layout | None,
+        sender: OscSender | None,
         *,
         max_backlog: int = 3,
         stage_radius: float | None = 2.5,
@@ -254,24 +254,26 @@ class Engine:
         stamps[4] = time.perf_counter_ns()
 
         frame = info.index // self.hop
-        audio_time = (info.index + self.hop) / self.sample_rate
         beat = self.features.beat
-        self.layout.write(
-            frame,
-            audio_time,
-            float(beat.phase),
-            float(beat.tempo_bpm),
-            joints[:, self.root_index],
-            joints,
-        )
-        self.sender.send_all(self.layout.datagrams)
         if self.features.last_beat:
             self.stats.beats += 1
-            self.sender.send(
-                self.events.beat(frame, audio_time, float(beat.tempo_bpm), self.stats.beats)
+        if self.sender is not None and self.layout is not None:
+            audio_time = (info.index + self.hop) / self.sample_rate
+            self.layout.write(
+                frame,
+                audio_time,
+                float(beat.phase),
+                float(beat.tempo_bpm),
+                joints[:, self.root_index],
+                joints,
             )
-        if self.features.last_onset:
-            self.sender.send(self.events.onset(float(beat.onset_strength)))
+            self.sender.send_all(self.layout.datagrams)
+            if self.features.last_beat:
+                self.sender.send(
+                    self.events.beat(frame, audio_time, float(beat.tempo_bpm), self.stats.beats)
+                )
+            if self.features.last_onset:
+                self.sender.send(self.events.onset(float(beat.onset_strength)))
         stamps[5] = time.perf_counter_ns()
 
         self.latency.record(frame, stamps)
@@ -325,7 +327,7 @@ class Engine:
         p99 = float(np.percentile(e2e, 99)) / 1e6 if len(e2e) else float("nan")
         beat = self.features.beat
         mark = "*" if beat.phase < 0.15 else " "
-        errors = sum(self.sender.errors) if isinstance(self.sender.errors, Sequence) else 0
+        errors = sum(self.sender.errors) if self.sender is not None else 0
         return (
             f"frame {self.stats.frames:7d} | {beat.tempo_bpm:5.1f} BPM {mark} "
             f"phase {beat.phase:4.2f} | p99 {p99:5.2f} ms | late {self.stats.late_frames} "

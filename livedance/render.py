@@ -1,0 +1,97 @@
+"""``livedance render``: the live path (same features, ONNX step, sampling), unpaced, to a file.
+
+The output ``.npz`` holds ``joints`` (frames, J, 3) float32 metres y-up, ``fps``, ``joint_names``,
+``parents``, ``beat_times`` (s, the live tracker's), ``style`` and ``audio``. A render that is
+interrupted (Ctrl-C) or whose audio breaks off keeps every frame computed so far.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from livedance.audio import FileSource
+from livedance.control import Controls
+from livedance.engine import Engine
+from livedance.step import DEFAULT_MODEL, DanceStep
+
+
+def render(
+    audio_path: str | os.PathLike[str],
+    model_path: str | os.PathLike[str] | None = None,
+    style: str | None = None,
+    seed: int = 0,
+    temperature: float = 1.0,
+    energy: float = 1.0,
+    duration: float | None = None,
+    style_source: Callable[[np.ndarray], np.ndarray | None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Dance to an audio file as fast as the machine allows; returns the arrays of the .npz.
+
+    Parameters
+    ----------
+    audio_path : any file ``livedance serve --input`` takes.
+    model_path : ONNX step model (default: the shipped one).
+    style : style name (default: the model's first style).
+    seed, temperature, energy : as the live controls.
+    duration : seconds of audio to render (default: all).
+    style_source : automatic style (see :class:`livedance.engine.Engine`).
+    progress : called with the number of frames rendered so far, now and then.
+
+    Returns
+    -------
+    dict with ``joints`` (frames, J, 3) float32 m y-up, ``fps``, ``joint_names``, ``parents``,
+    ``beat_times`` (s), ``style``, ``audio``, ``complete`` (False when interrupted) and ``error``.
+    """
+    model = DanceStep(model_path or DEFAULT_MODEL)
+    meta = model.meta
+    name = style or meta.style_names[0]
+    controls = Controls(
+        meta.style_names, style=name, temperature=temperature, energy=energy, seed=seed
+    )
+    source = FileSource(audio_path, realtime=False)
+    engine = Engine(source, model, controls, None, None, style_source=style_source)
+    frames: list[np.ndarray] = []
+    beats: list[float] = []
+
+    def keep(joints: np.ndarray) -> None:
+        frames.append(joints[0].copy())
+        if engine.features.last_beat:
+            beats.append(float(engine.features.beat.beat_s))
+        if progress is not None and len(frames) % 600 == 0:
+            progress(len(frames))
+
+    complete = True
+    try:
+        engine.run(duration, on_frame=keep)
+    except KeyboardInterrupt:
+        complete = False
+    error = source.error
+    joints = np.stack(frames) if frames else np.zeros((0, len(meta.joint_names), 3), np.float32)
+    return {
+        "joints": joints.astype(np.float32),
+        "fps": np.float32(meta.fps),
+        "joint_names": np.array(meta.joint_names),
+        "parents": np.array(meta.joint_parents, np.int64),
+        "beat_times": np.array(beats, np.float64),
+        "style": np.array(name),
+        "audio": np.array(str(audio_path)),
+        "complete": np.bool_(complete and error is None),
+        "error": np.array("" if error is None else str(error)),
+    }
+
+
+def save_render(result: dict[str, Any], out: str | os.PathLike[str]) -> Path:
+    """Write a :func:`render` result as ``.npz`` (written to a temporary name, then renamed)."""
+    path = Path(out)
+    if path.suffix != ".npz":
+        path = path.with_suffix(path.suffix + ".npz")
+    tmp = path.with_name(path.name + ".part.npz")
+    np.savez_compressed(tmp, **result)
+    tmp.replace(path)
+    return path
