@@ -344,11 +344,12 @@ def beats_from_tempo(
     """
     dt = 1e-4
     t = np.arange(offset, seconds + dt, dt)
-    rate = np.asarray(tempo(t), dtype=np.float64) / 60.0
-    phase = np.concatenate([[0.0], np.cumsum(0.5 * (rate[1:] + rate[:-1]) * dt)])
+    # Midpoint rule: exact for ramps, and for steps that fall on the 0.1 ms grid.
+    rate = np.asarray(tempo(t[:-1] + 0.5 * dt), dtype=np.float64) / 60.0
+    phase = np.concatenate([[0.0], np.cumsum(rate * dt)])
     n = int(np.floor(phase[-1] + 1e-9)) + 1
     beats = np.interp(np.arange(n, dtype=np.float64), phase, t)
-    return beats[beats < seconds]
+    return beats[beats < seconds - 1e-6]  # float round-off must not add a beat at the end
 
 
 # --------------------------------------------------------------------------------------------
