@@ -1,16 +1,216 @@
-"""Streaming beat, tempo and phase tracking, one motion frame (``HOP`` samples) at a time."""
+"""Streaming beat, tempo and phase tracking, one motion frame (``HOP`` samples) at a time.
+
+The tracker is causal (it sees only past audio) and deterministic. Per internal frame (half a motion
+frame, 8.3 ms at the defaults) it runs:
+
+1. **Onset novelty**: log-compressed spectral flux of an aubio phase vocoder, against a
+   frequency max-filtered previous spectrum (so vibrato does not read as onsets).
+2. **Tempo**: a leaky running autocorrelation of the novelty. Each candidate beat period (60-180
+   BPM) is scored by the mean autocorrelation at its multiples, which prefers the metrical level
+   whose pulses are regular and accented; a small bonus breaks ties toward the faster level. The
+   current period follows its own local peak (ramps) and a rival must win for a while before the
+   tracker switches (hysteresis, longer for octave-related rivals).
+3. **Phase**: a comb of pulses one period apart, weighted toward the recent past, is slid over
+   the recent novelty; its best offset places the beat grid. The next beat is predicted from that
+   grid, and a beat is flagged in the hop where the prediction falls.
+
+See ``docs/beats.md`` for the algorithm and the benchmark.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import aubio
+import numba
 import numpy as np
 
-from livedance.config import HOP, SAMPLE_RATE
+from livedance.config import HOP, SAMPLE_RATE, WINDOW
 from livedance.errors import AudioError
 
-__all__ = ["BeatTrack", "BeatTracker", "track"]
+__all__ = ["MAX_BPM", "MIN_BPM", "BeatTrack", "BeatTracker", "track"]
+
+MIN_BPM = 60.0
+"""Slowest beat the tracker reports (BPM)."""
+
+MAX_BPM = 180.0
+"""Fastest beat the tracker reports (BPM)."""
+
+_FRAME_RATE = 120.0  # internal novelty frames per second (target; exact value depends on hop)
+_ACF_SECONDS = 3.2  # longest autocorrelation lag (s): multiples of the period up to here count
+_ACF_TAU = 1.6  # time constant of the leaky autocorrelation (s)
+_MEAN_TAU = 1.0  # time constant of the novelty mean removed before autocorrelation (s)
+_COMB_BEATS = 6  # beats of history in the phase comb
+_COMB_DECAY = 0.7  # weight ratio between successive past beats in the phase comb
+_FAST_BONUS = 0.04  # score bonus per octave toward faster tempi (breaks octave ties)
+_LATE_S = 0.06  # a predicted beat found this late is still flagged (first beat, re-lock)
+
+
+@numba.njit(cache=True)
+def _flux(norm: np.ndarray, prev: np.ndarray, gamma: float) -> float:
+    """Log spectral flux against the frequency max-filtered previous frame; updates ``prev``."""
+    n = norm.shape[0]
+    total = 0.0
+    left = prev[0]
+    for b in range(n):
+        # max of prev over bins b-1..b+1, read before prev[b] is overwritten
+        m = left if left > prev[b] else prev[b]
+        if b + 1 < n and prev[b + 1] > m:
+            m = prev[b + 1]
+        left = prev[b]
+        cur = math.log1p(gamma * norm[b])
+        d = cur - m
+        if d > 0.0:
+            total += d
+        prev[b] = cur
+    return total
+
+
+@numba.njit(cache=True)
+def _acf_update(
+    ring: np.ndarray, pos: int, filled: int, acf: np.ndarray, cnt: np.ndarray, alpha: float
+) -> None:
+    """Leaky autocorrelation: ``acf[l] = alpha * acf[l] + x[n] * x[n - l]`` for lags seen so far."""
+    size = ring.shape[0]
+    x = ring[pos]
+    for lag in range(acf.shape[0]):
+        acf[lag] *= alpha
+        cnt[lag] *= alpha
+        if lag < filled:
+            acf[lag] += x * ring[(pos - lag) % size]
+            cnt[lag] += 1.0
+
+
+@numba.njit(cache=True)
+def _tempo_scores(
+    acf: np.ndarray,
+    cnt: np.ndarray,
+    lo: int,
+    hi: int,
+    min_cnt: float,
+    fast_bonus: float,
+    out: np.ndarray,
+) -> None:
+    """Score each integer period ``lo..hi`` by the mean normalised autocorrelation at its multiples.
+
+    The autocorrelation at ``k * period`` is read as the maximum within +-k/2 lags, so a fractional
+    true period still hits every multiple. ``out[p]`` is 0 where no multiple has been seen yet.
+    """
+    n_lag = acf.shape[0]
+    zero = acf[0] / cnt[0] if cnt[0] > 0.0 else 0.0
+    if zero <= 0.0:
+        out[:] = 0.0
+        return
+    for p in range(lo, hi + 1):
+        total = 0.0
+        used = 0
+        k = 1
+        while k * p + (k + 1) // 2 < n_lag:
+            c = k * p
+            w = (k + 1) // 2
+            best = -1e30
+            for lag in range(c - w, c + w + 1):
+                if cnt[lag] >= min_cnt:
+                    v = acf[lag] / cnt[lag]
+                    if v > best:
+                        best = v
+            if best > -1e30:
+                total += best
+                used += 1
+            k += 1
+        if used == 0:
+            out[p] = 0.0
+        else:
+            # Faster periods get a small bonus per octave: equal evidence -> the faster level.
+            out[p] = total / used / zero * (1.0 + fast_bonus * math.log2(hi / p))
+
+
+@numba.njit(cache=True)
+def _refine_period(acf: np.ndarray, cnt: np.ndarray, p0: int, min_cnt: float) -> float:
+    """Fractional period from the autocorrelation peaks near the multiples of ``p0``."""
+    n_lag = acf.shape[0]
+    num = 0.0
+    den = 0.0
+    k = 1
+    while k * p0 + (k + 1) // 2 + 1 < n_lag and k <= 4:
+        c = k * p0
+        w = (k + 1) // 2
+        best = -1e30
+        arg = -1
+        for lag in range(c - w, c + w + 1):
+            if cnt[lag] >= min_cnt:
+                v = acf[lag] / cnt[lag]
+                if v > best:
+                    best = v
+                    arg = lag
+        if arg <= 0 or best <= 0.0 or cnt[arg - 1] < min_cnt or cnt[arg + 1] < min_cnt:
+            break
+        a = acf[arg - 1] / cnt[arg - 1]
+        b = best
+        c2 = acf[arg + 1] / cnt[arg + 1]
+        den2 = a - 2.0 * b + c2
+        off = 0.0
+        if den2 < 0.0:
+            off = 0.5 * (a - c2) / den2
+            off = max(-0.5, min(0.5, off))
+        num += (arg + off) * best
+        den += k * best
+        k += 1
+    if den <= 0.0:
+        return float(p0)
+    return num / den
+
+
+@numba.njit(cache=True)
+def _phase_search(
+    ring: np.ndarray,
+    pos: int,
+    filled: int,
+    period: float,
+    n_beats: int,
+    decay: float,
+    scores: np.ndarray,
+) -> tuple[float, float, float]:
+    """Slide a pulse comb over the recent novelty; return (offset, best score, mean score).
+
+    ``offset`` (frames, fractional) is how long ago the most recent beat of the best grid was.
+    The comb reads the novelty through a small tent kernel, so a slightly wrong period still
+    collects each pulse. ``scores`` is scratch space of at least ``period + 1`` entries.
+    """
+    size = ring.shape[0]
+    n_off = int(period) + 1
+    total = 0.0
+    for off in range(n_off):
+        s = 0.0
+        w = 1.0
+        for k in range(n_beats):
+            t = off + k * period
+            i = int(t)
+            frac = t - i
+            for d in range(-1, 2):
+                kw = 0.5 if d == 0 else 0.25
+                j0 = i + d
+                j1 = j0 + 1
+                v0 = ring[(pos - j0) % size] if 0 <= j0 < filled else 0.0
+                v1 = ring[(pos - j1) % size] if 0 <= j1 < filled else 0.0
+                s += w * kw * ((1.0 - frac) * v0 + frac * v1)
+            w *= decay
+        scores[off] = s
+        total += s
+    arg = 0
+    for off in range(1, n_off):
+        if scores[off] > scores[arg]:
+            arg = off
+    best = scores[arg]
+    # parabolic refinement; the offsets wrap around the period
+    left = scores[arg - 1] if arg > 0 else scores[n_off - 1]
+    right = scores[arg + 1] if arg < n_off - 1 else scores[0]
+    den = left - 2.0 * best + right
+    off_f = float(arg)
+    if den < 0.0:
+        off_f += max(-0.5, min(0.5, 0.5 * (left - right) / den))
+    return off_f, best, total / n_off
 
 
 class BeatTracker:
@@ -21,78 +221,194 @@ class BeatTracker:
     sample_rate : int
         Audio rate (Hz).
     hop : int
-        Samples per ``process`` call (one motion frame).
+        Samples per :meth:`process` call (one motion frame: 400 at 24 kHz = 16.7 ms).
 
     Attributes
     ----------
     tempo_bpm : float
-        Current tempo estimate (beats per minute).
+        Current tempo estimate (beats per minute, 60-180; 120 before any estimate).
     phase : float
         Beat phase in [0, 1); 0 at a beat.
     next_beat_s : float
-        Predicted time of the next beat (s, sample clock).
+        Predicted time of the next beat (s, sample clock: 0 = first sample processed).
     confidence : float
-        Confidence of the tempo/phase estimate in [0, 1].
+        Confidence of the tempo and phase estimate in [0, 1].
     beat : bool
         True when a beat fell inside the last processed hop.
+    beat_s : float
+        Time of the last flagged beat (s, sample clock; -1 before any).
     onset_strength : float
-        Onset novelty of the last processed hop.
+        Onset novelty of the last processed hop (log spectral flux, >= 0).
     """
 
     def __init__(self, sample_rate: int = SAMPLE_RATE, hop: int = HOP) -> None:
+        if sample_rate <= 0 or hop <= 0:
+            raise AudioError(
+                f"beat tracker needs a positive rate and hop, got {sample_rate}, {hop}"
+            )
         self.sample_rate = int(sample_rate)
         self.hop = int(hop)
-        self._sub = self.hop // 2
-        self._win = 2 * 512
+        # Internal frames: the largest divisor of hop that keeps the frame rate near 120 Hz.
+        n_sub = max(1, round(self.hop * _FRAME_RATE / self.sample_rate))
+        while self.hop % n_sub:
+            n_sub -= 1
+        self._n_sub = n_sub
+        self._sub = self.hop // n_sub
+        self.frame_rate = self.sample_rate / self._sub
+        win = int(2 ** round(math.log2(WINDOW * self.sample_rate / SAMPLE_RATE)))
+        self._win = max(win, 2 * self._sub)
+        # Where an onset shows in the novelty relative to its true time (samples): the flux peaks
+        # when the onset reaches the rising flank of the Hann window.
+        self._delay = 0.25 * self._win
+        fr = self.frame_rate
+        self._lo = int(math.floor(fr * 60.0 / MAX_BPM))
+        self._hi = int(math.ceil(fr * 60.0 / MIN_BPM))
+        n_lag = int(fr * _ACF_SECONDS) + 2
+        self._alpha = math.exp(-1.0 / (fr * _ACF_TAU))
+        self._mean_alpha = math.exp(-1.0 / (fr * _MEAN_TAU))
+        ring = 1 << int(math.ceil(math.log2(max(n_lag, _COMB_BEATS * self._hi + 8))))
+        self._prev = np.zeros(self._win // 2 + 1, np.float64)
+        self._env = np.zeros(ring, np.float64)  # novelty, for the phase comb
+        self._cen = np.zeros(ring, np.float64)  # novelty minus its running mean, for the ACF
+        self._acf = np.zeros(n_lag, np.float64)
+        self._cnt = np.zeros(n_lag, np.float64)
+        self._scores = np.zeros(self._hi + 1, np.float64)
+        self._phase_scores = np.zeros(2 * self._hi + 2, np.float64)
+        self._frame = np.zeros(self._sub, np.float32)
         self.reset()
 
     def reset(self) -> None:
-        """Forget all past audio."""
-        self._tempo = aubio.tempo("default", self._win, self._sub, self.sample_rate)
-        self._onset = aubio.onset("specflux", self._win, self._sub, self.sample_rate)
+        """Forget all past audio; the next :meth:`process` starts a new stream at time 0."""
+        self._pvoc = aubio.pvoc(self._win, self._sub)
+        self._prev[:] = 0.0
+        self._env[:] = 0.0
+        self._cen[:] = 0.0
+        self._acf[:] = 0.0
+        self._cnt[:] = 0.0
+        self._scores[:] = 0.0
+        self._pos = -1
+        self._filled = 0
+        self._mean = 0.0
         self._samples = 0
-        self._last_beat_s = -1.0
+        self._period = 0.0  # frames; 0 = no estimate yet
+        self._rival = 0
+        self._rival_s = 0.0
+        self._grid = -1.0  # sample time of a beat on the current grid; <0 = none
+        self._last_beat = -1e18  # sample time of the last flagged beat
         self.tempo_bpm = 120.0
         self.phase = 0.0
-        self.next_beat_s = 0.5
+        self.next_beat_s = 0.0
         self.confidence = 0.0
         self.beat = False
+        self.beat_s = -1.0
         self.onset_strength = 0.0
 
+    # ------------------------------------------------------------------------------------------
+
     def process(self, block: np.ndarray) -> None:
-        """Advance by one hop.
+        """Advance by one hop and update the attributes.
 
         Parameters
         ----------
         block : np.ndarray
-            ``(hop,)`` float32 mono samples.
+            ``(hop,)`` float32 mono samples in [-1, 1]; NaN/inf read as silence.
         """
         if block.shape != (self.hop,):
             raise AudioError(f"beat tracker expects {self.hop} samples a block, got {block.shape}")
-        x = np.nan_to_num(block.astype(np.float32, copy=False))
-        self.beat = False
         strength = 0.0
-        for i in range(2):
-            sub = np.ascontiguousarray(x[i * self._sub : (i + 1) * self._sub])
-            if self._tempo(sub)[0] > 0:
-                self.beat = True
-                self._last_beat_s = self._tempo.get_last_s()
-            self._onset(sub)
-            strength = max(strength, float(self._onset.get_descriptor()))
+        for i in range(self._n_sub):
+            np.copyto(self._frame, block[i * self._sub : (i + 1) * self._sub], casting="unsafe")
+            if not np.isfinite(self._frame).all():
+                np.nan_to_num(self._frame, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+            strength = max(strength, self._novelty(self._frame))
+        start = self._samples
         self._samples += self.hop
         self.onset_strength = strength
-        bpm = float(self._tempo.get_bpm())
-        if bpm > 0:
-            self.tempo_bpm = bpm
-        self.confidence = float(np.clip(self._tempo.get_confidence(), 0.0, 1.0))
-        period = 60.0 / self.tempo_bpm
-        now = self._samples / self.sample_rate
-        if self._last_beat_s >= 0:
-            self.phase = ((now - self._last_beat_s) / period) % 1.0
-            self.next_beat_s = now + (1.0 - self.phase) * period
+        self._update_tempo()
+        self._update_beat(start, self._samples)
+
+    def _novelty(self, frame: np.ndarray) -> float:
+        spec = self._pvoc(frame)
+        flux = _flux(spec.norm, self._prev, 1.0)
+        self._pos = (self._pos + 1) % self._env.shape[0]
+        self._filled = min(self._filled + 1, self._env.shape[0])
+        self._env[self._pos] = flux
+        self._mean = self._mean_alpha * self._mean + (1.0 - self._mean_alpha) * flux
+        self._cen[self._pos] = flux - self._mean
+        _acf_update(self._cen, self._pos, self._filled, self._acf, self._cnt, self._alpha)
+        return flux
+
+    def _update_tempo(self) -> None:
+        min_cnt = 0.5 * self.frame_rate  # half a second of pairs before a lag counts
+        _tempo_scores(self._acf, self._cnt, self._lo, self._hi, min_cnt, _FAST_BONUS, self._scores)
+        sc = self._scores
+        best = int(np.argmax(sc))
+        if sc[best] <= 0.05:
+            return
+        dt = self.hop / self.sample_rate
+        if self._period == 0.0:
+            self._period = _refine_period(self._acf, self._cnt, best, min_cnt)
         else:
+            # Follow the current period's own peak (within 6%): this tracks ramps.
+            cur = self._period
+            a = max(self._lo, int(cur * 0.94))
+            b = min(self._hi, int(cur * 1.06) + 1)
+            local = a + int(np.argmax(sc[a : b + 1]))
+            if abs(best - cur) <= 0.06 * cur:
+                local = best
+            if local != best and sc[best] > 1.05 * sc[local]:
+                ratio = best / cur
+                related = any(abs(ratio - r) < 0.06 * r for r in (0.5, 2.0, 2.0 / 3.0, 1.5))
+                hold = 2.0 if related else 0.5
+                if abs(best - self._rival) <= 0.06 * best:
+                    self._rival_s += dt
+                else:
+                    self._rival = best
+                    self._rival_s = dt
+                if self._rival_s >= hold or self._cnt[0] < 2.0 * self.frame_rate:
+                    local = best
+                    self._rival_s = 0.0
+            else:
+                self._rival_s = 0.0
+            self._period = _refine_period(self._acf, self._cnt, local, min_cnt)
+        self.tempo_bpm = 60.0 * self.frame_rate / self._period
+        self.confidence = float(min(1.0, max(0.0, sc[best])))
+
+    def _update_beat(self, start: int, end: int) -> None:
+        self.beat = False
+        if self._period > 0.0:
+            off, best, mean = _phase_search(
+                self._env,
+                self._pos,
+                self._filled,
+                self._period,
+                _COMB_BEATS,
+                _COMB_DECAY,
+                self._phase_scores,
+            )
+            if best > 1.2 * mean and best > 0.0:
+                # the grid's latest beat, in samples of the audio clock
+                self._grid = (self._pos_time() - off) * self._sub - self._delay
+        if self._grid < 0.0:
+            self.next_beat_s = 0.0
             self.phase = 0.0
-            self.next_beat_s = now + period
+            return
+        period_s = self._period * self._sub
+        # next grid beat at least 55% of a period after the last flagged one, and not too late
+        late = _LATE_S * self.sample_rate
+        earliest = max(self._last_beat + 0.55 * period_s, start - late)
+        cand = self._grid + math.ceil((earliest - self._grid) / period_s) * period_s
+        if cand < end:
+            self.beat = True
+            self._last_beat = cand
+            self.beat_s = min(max(cand, start), end - 1) / self.sample_rate
+            cand += period_s
+        self.next_beat_s = cand / self.sample_rate
+        self.phase = float(min(max(1.0 - (cand - end) / period_s, 0.0), 1.0)) % 1.0
+
+    def _pos_time(self) -> float:
+        """Index of the newest novelty frame, counted from the stream start."""
+        return self._samples / self._sub - 1.0
 
 
 @dataclass
@@ -102,11 +418,11 @@ class BeatTrack:
     Attributes
     ----------
     beat_times : np.ndarray
-        ``(beats,)`` times of the detected beats (s).
+        ``(beats,)`` times of the flagged beats (s).
     frame_times : np.ndarray
         ``(frames,)`` time at the end of each hop (s).
     tempo_bpm, phase, confidence : np.ndarray
-        ``(frames,)`` per-frame tracker state after each hop.
+        ``(frames,)`` tracker state after each hop.
     """
 
     beat_times: np.ndarray
@@ -119,16 +435,25 @@ class BeatTrack:
 def track(signal: np.ndarray, sample_rate: int = SAMPLE_RATE) -> BeatTrack:
     """Run :meth:`BeatTracker.process` hop by hop over a whole mono signal.
 
-    The last partial hop is zero-padded.
+    Parameters
+    ----------
+    signal : np.ndarray
+        ``(samples,)`` mono audio; the last partial hop is zero-padded.
+    sample_rate : int
+        Hz; the hop is one motion frame at this rate.
+
+    Returns
+    -------
+    BeatTrack
     """
     x = np.asarray(signal, dtype=np.float32)
     if x.ndim != 1:
-        raise AudioError(f"track expects a mono 1-D signal, got shape {x.shape}")
+        raise AudioError(f"beat tracking needs a mono 1-D signal, got shape {x.shape}")
     tracker = BeatTracker(sample_rate, max(1, round(sample_rate * HOP / SAMPLE_RATE)))
     hop = tracker.hop
-    n = -(-len(x) // hop)
+    n = -(-x.shape[0] // hop)
     padded = np.zeros(n * hop, dtype=np.float32)
-    padded[: len(x)] = x
+    padded[: x.shape[0]] = x
     tempo = np.empty(n, np.float64)
     phase = np.empty(n, np.float64)
     conf = np.empty(n, np.float64)
@@ -139,6 +464,6 @@ def track(signal: np.ndarray, sample_rate: int = SAMPLE_RATE) -> BeatTrack:
         phase[k] = tracker.phase
         conf[k] = tracker.confidence
         if tracker.beat:
-            beats.append(tracker._last_beat_s)
+            beats.append(tracker.beat_s)
     frame_times = (np.arange(n) + 1) * hop / sample_rate
-    return BeatTrack(np.asarray(beats), frame_times, tempo, phase, conf)
+    return BeatTrack(np.asarray(beats, np.float64), frame_times, tempo, phase, conf)
