@@ -26,6 +26,7 @@ beats near a music beat). Physical plausibility: :func:`foot_skate`, :func:`froz
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -146,10 +147,13 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
     mu_a, mu_b = a.mean(0), b.mean(0)
     s_a = np.atleast_2d(np.cov(a, rowvar=False))
     s_b = np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = linalg.sqrtm(s_a @ s_b)
-    if not np.all(np.isfinite(covmean)):
-        off = np.eye(len(s_a)) * eps
-        covmean = linalg.sqrtm((s_a + off) @ (s_b + off))
+    with warnings.catch_warnings():
+        # fewer windows than dimensions make the product singular; its root is still the answer
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(s_a @ s_b)
+        if not np.all(np.isfinite(covmean)):
+            off = np.eye(len(s_a)) * eps
+            covmean = linalg.sqrtm((s_a + off) @ (s_b + off))
     covmean = np.real(covmean)  # rounding leaves a tiny imaginary part
     diff = mu_a - mu_b
     return float(diff @ diff + np.trace(s_a) + np.trace(s_b) - 2.0 * np.trace(covmean))

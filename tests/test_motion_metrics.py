@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -337,3 +339,78 @@ def test_bone_length_deviation() -> None:
     x[:, 2] = [0.0, 0.5, 0.2]
     x[7, 2] = [0.0, 0.5, 0.23]  # one frame 15 % long
     assert mm.bone_length_deviation(x, [-1, 0, 1], np.array([0.0, 0.5, 0.2])) == pytest.approx(0.15)
+
+
+# -- the quality benchmark's pieces ----------------------------------------------------------------
+def _tang_dances(n: int, seconds: float, seed: int) -> list:
+    """Dances on the Tang skeleton: the rest pose, each joint swaying at its own rate."""
+    from benchmarks.quality import Dance
+    from training import skeleton as sk
+
+    rest = mm.rest_positions(sk.PARENTS, np.asarray(sk.REST_OFFSETS)) + [0.0, 1.0, 0.0]
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * FPS)) / FPS
+    out = []
+    for k in range(n):
+        rate = rng.uniform(0.5, 2.0, (len(rest), 3))
+        sway = 0.05 * np.sin(2 * np.pi * rate[None] * t[:, None, None] + rng.uniform(0, 6, 3))
+        beats = np.arange(0.5, seconds, 0.5)
+        out.append(
+            Dance(f"SYNTH_{k}", rest + sway, FPS, tuple(sk.JOINT_NAMES), tuple(sk.PARENTS), beats)
+        )
+    return out
+
+
+def test_evaluate_a_set_against_itself() -> None:
+    from benchmarks.quality import Reference, evaluate, window_features
+    from training import skeleton as sk
+
+    dances = _tang_dances(3, 25.0, 0)
+    scale = mm.body_scale(sk.JOINT_NAMES, sk.PARENTS, np.asarray(sk.REST_OFFSETS))
+    k, g = window_features(dances, scale, 5.0, 5.0)
+    assert k.shape == (15, 3 * 23) and g.shape == (15, 32)
+    ref = Reference(
+        k, g, mm.feature_stats(k), mm.feature_stats(g), scale, 5.0, 5.0, tuple(sk.JOINT_NAMES)
+    )
+    same = evaluate(dances, ref)
+    # 15 windows in 69 dimensions: the covariance is singular and sqrtm good to ~1e-5
+    assert abs(same["fid_k"]) < 1e-3 and abs(same["fid_g"]) < 1e-3  # type: ignore[arg-type]
+    assert same["windows"] == 15
+    # the same dances with their joints in another order (as a model may list them) are equal
+    order = list(reversed(sk.JOINT_NAMES))
+    shuffled = [d.in_order(order) for d in dances]
+    assert shuffled[0].joint_names[0] == "right_hand_dir"
+    assert evaluate(shuffled, ref) == same
+    other = evaluate(_tang_dances(3, 25.0, 1), ref)
+    assert other["fid_k"] > 1.0  # type: ignore[operator]
+
+
+def test_read_style_accuracy(tmp_path: Path) -> None:
+    from benchmarks.quality import read_style_accuracy
+    from livedance.errors import LivedanceError
+
+    assert read_style_accuracy("0.83") == 0.83
+    doc = tmp_path / "metrics.json"
+    doc.write_text('{"trained_on": {"metrics": {"style_accuracy": 0.91}}}')
+    assert read_style_accuracy(str(doc)) == 0.91
+    (tmp_path / "style_model.json").write_text('{"accuracy": 0.7}')
+    assert read_style_accuracy(None, tmp_path) == 0.7
+    assert read_style_accuracy(None, tmp_path / "none") is None
+    with pytest.raises(LivedanceError, match="neither a number nor a file"):
+        read_style_accuracy("high")
+
+
+def test_long_run_loops_short_audio_through_the_live_path(tmp_path: Path) -> None:
+    from benchmarks.quality import long_run
+    from livedance.config import SAMPLE_RATE
+    from tests.model_fixtures import make_random_model
+
+    model = make_random_model(tmp_path / "m.onnx")
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    clicks = (np.sin(2 * np.pi * 880 * t) * (t % 0.5 < 0.02)).astype(np.float32)  # 1 s
+    r = long_run(clicks, model, seconds=4.0)
+    assert r["seconds"] == pytest.approx(4.0, abs=1 / FPS)  # 1 s looped four times
+    assert 0 <= r["frozen_frames"] <= 4 * FPS
+    assert np.isfinite(r["max_root_distance_m"]) and np.isfinite(r["bone_length_deviation_pct"])
+    with pytest.raises(ValueError, match="non-silent"):
+        long_run(np.zeros(100, np.float32), model, seconds=1.0)
