@@ -1,0 +1,450 @@
+"""Training loop of DanceNet: config, data, GMM loss, validation, checkpoints, resume, DDP.
+
+Run as ``python -m training --config training/configs/default.json --out runs/default``. A
+config is a JSON document with ``seed``, ``loss`` (``gmm`` | ``mse``), ``data``, ``model`` (keys of
+:class:`~training.dancenet.DanceNetConfig` other than the sizes the data fixes) and ``train``.
+Under ``torchrun`` (``WORLD_SIZE`` set) every process trains on its share of the windows
+(``DistributedSampler``) and rank 0 writes the checkpoints.
+
+Checkpoints (``torch.save``): ``config`` (DanceNetConfig dict), ``state_dict``, ``metadata`` (the
+training part of the model metadata, ``livedance.metadata.TRAINING_KEYS``) and ``train_state``
+(optimizer, step, epoch, best validation loss, RNG states) for ``--resume``. ``last.pt`` every
+``checkpoint_every`` steps and at the end, ``best.pt`` whenever validation improves.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+
+from livedance import config as ld_config
+from livedance.pose import pose_feature_names
+from training import data as td
+from training import skeleton as sk
+from training.dancenet import DanceNet, DanceNetConfig
+from training.losses import dancenet_loss
+
+log = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "loss": "gmm",
+    "data": {
+        "kind": "tang2018",
+        "root": "../shared/data/tang2018",
+        "cache": "cache/features",
+        "split": "training/split.json",
+        "window": 256,
+    },
+    "model": {},
+    "train": {
+        "batch_size": 16,
+        "lr": 1e-3,
+        "steps": 1000,
+        "noise_std": 0.1,
+        "contact_weight": 1.0,
+        "grad_clip": 1.0,
+        "checkpoint_every": 500,
+        "val_every": 250,
+        "val_windows": 64,
+        "log_every": 10,
+        "num_workers": 0,
+        "threads": 2,
+    },
+}
+"""Every config key with its default; a config file overrides any of them."""
+
+
+def load_config(path: str | os.PathLike[str] | None, **overrides: Any) -> dict[str, Any]:
+    """Read a JSON config over :data:`DEFAULTS`; unknown keys are an error.
+
+    Parameters
+    ----------
+    path : JSON file, or None for the defaults.
+    overrides : top-level keys to replace (e.g. ``loss="mse"``); None values are ignored.
+    """
+    cfg = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        with open(path) as f:
+            user = json.load(f)
+        for key, value in user.items():
+            if key not in cfg:
+                raise ValueError(f"{path}: unknown config key {key!r}")
+            if isinstance(cfg[key], dict) and key != "model":
+                unknown = sorted(set(value) - set(cfg[key]))
+                if unknown:
+                    raise ValueError(f"{path}: unknown {key} keys {unknown}")
+                cfg[key].update(value)
+            else:
+                cfg[key] = value
+    for key, value in overrides.items():
+        if value is not None:
+            cfg[key] = value
+    if cfg["loss"] not in ("gmm", "mse"):
+        raise ValueError(f"loss must be 'gmm' or 'mse', got {cfg['loss']!r}")
+    return cfg
+
+
+def load_data(
+    cfg: dict[str, Any],
+) -> tuple[list[td.Song], list[td.Song], dict[str, Any], dict[str, Any]]:
+    """Songs of the train and validation splits, the skeleton and a data description.
+
+    Returns
+    -------
+    train, val : songs.
+    skeleton : ``joint_names``, ``joint_parents``, ``joint_offsets``, ``contact_joints``,
+        ``feature_names``.
+    described : ``dataset``, ``citation``, ``split`` for the metadata's ``trained_on``.
+    """
+    d = cfg["data"]
+    if d["kind"] == "synthetic":
+        songs, skel = td.synthetic_songs(
+            n_songs=int(d.get("songs", 5)), frames=int(d.get("frames", 600)), seed=cfg["seed"]
+        )
+        skel["feature_names"] = [f"synthetic_{i}" for i in range(songs[0].cond.shape[1])]
+        split = {"train": [s.name for s in songs[:-1]], "val": [songs[-1].name], "test": []}
+        return (
+            songs[:-1],
+            songs[-1:],
+            skel,
+            {"dataset": "synthetic", "citation": "", "split": split},
+        )
+    if d["kind"] != "tang2018":
+        raise ValueError(f"unknown data kind {d['kind']!r}: use 'tang2018' or 'synthetic'")
+    root = Path(d["root"])
+    split_path = Path(d["split"])
+    if split_path.is_file():
+        split = json.loads(split_path.read_text())
+    else:
+        split = td.make_split([p.name for p in td.list_songs(root)], cfg["seed"])
+    cache = Path(d["cache"]) if d.get("cache") else None
+    train = [td.load_song(root / n, cache) for n in split["train"]]
+    val = [td.load_song(root / n, cache) for n in split["val"]]
+    _, names, _ = td._extractor_info()
+    skel = {
+        "joint_names": list(sk.JOINT_NAMES),
+        "joint_parents": list(sk.PARENTS),
+        "joint_offsets": [list(o) for o in sk.REST_OFFSETS],
+        "contact_joints": [sk.JOINT_NAMES[j] for j in sk.CONTACT_JOINTS],
+        "feature_names": list(names),
+    }
+    described = {
+        "dataset": "Tang et al. 2018 music-dance pairs (mhy12345/Music-to-Dance-Motion-Synthesis)",
+        "citation": sk.CITATION,
+        "split": {k: split[k] for k in ("train", "val", "test")},
+    }
+    return train, val, skel, described
+
+
+def _collate(items: Sequence[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.stack([it[k] for it in items])) for k in items[0]}
+
+
+class _Dist:
+    """World size, rank and device of this process (torchrun sets WORLD_SIZE/RANK/LOCAL_RANK)."""
+
+    def __init__(self, device: str | None) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if device is None:
+            device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        if self.world > 1 and not torch.distributed.is_initialized():
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
+            torch.distributed.init_process_group(backend)
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def mean(self, value: float) -> float:
+        """Average a float over all processes."""
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
+        torch.distributed.all_reduce(t)
+        return float(t.item()) / self.world
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    loader: DataLoader[Any],
+    device: torch.device,
+    kind: str,
+    contact_weight: float,
+) -> float:
+    """Mean validation loss (no input noise) over ``loader``."""
+    was = model.training
+    model.eval()
+    total, n = 0.0, 0
+    for batch in loader:
+        b = {k: v.to(device) for k, v in batch.items()}
+        out = model(b["prev_pose"], b["cond"], b["style"])
+        loss, _ = dancenet_loss(
+            out, b["pose"], b["contacts"], kind=kind, contact_weight=contact_weight
+        )
+        total += float(loss) * len(b["pose"])
+        n += len(b["pose"])
+    model.train(was)
+    return total / max(n, 1)
+
+
+def train(
+    cfg: dict[str, Any],
+    out_dir: str | os.PathLike[str],
+    *,
+    resume: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train DanceNet as ``cfg`` says, writing checkpoints to ``out_dir``.
+
+    Parameters
+    ----------
+    cfg : a config from :func:`load_config`.
+    out_dir : folder for ``last.pt``, ``best.pt`` and ``log.jsonl``.
+    resume : continue from ``out_dir/last.pt`` (model, optimizer, step, RNG states).
+    device : torch device; default cuda when present, else cpu.
+    progress : show a tqdm progress bar (rank 0).
+
+    Returns
+    -------
+    Summary: ``step``, ``epoch``, ``train_loss`` (mean of the last logged steps), ``val_loss``,
+    ``best_val_loss``, ``seconds``, ``seconds_per_epoch``, ``steps_per_epoch``.
+    """
+    dist = _Dist(device)
+    tc = cfg["train"]
+    kind = cfg["loss"]
+    out = Path(out_dir)
+    if dist.main:
+        out.mkdir(parents=True, exist_ok=True)
+    if dist.device.type == "cpu":
+        torch.set_num_threads(int(tc["threads"]))
+    torch.manual_seed(cfg["seed"] + dist.rank)
+    # input noise draws from its own generator, saved in the checkpoint, so a resumed run
+    # continues exactly as an uninterrupted one
+    noise_gen = torch.Generator(dist.device).manual_seed(cfg["seed"] * 1000 + dist.rank)
+
+    train_songs, val_songs, skel, described = load_data(cfg)
+    stats = td.compute_stats(train_songs)
+    styles = list(ld_config.STYLES)
+    window = int(cfg["data"]["window"])
+    train_ds = td.WindowDataset(train_songs, stats, styles, window, seed=cfg["seed"])
+    val_ds = td.WindowDataset(
+        val_songs, stats, styles, window, items=int(tc["val_windows"]), seed=cfg["seed"] + 1
+    )
+
+    model_kw = dict(cfg["model"])
+    if kind == "mse":
+        model_kw["gmm_components"] = 1  # the ablation predicts one mean
+    net_cfg = DanceNetConfig(
+        pose_dim=train_songs[0].pose.shape[1],
+        cond_dim=train_songs[0].cond.shape[1],
+        n_styles=len(styles),
+        **model_kw,
+    )
+    model: torch.nn.Module = DanceNet(net_cfg).to(dist.device)
+    opt = torch.optim.Adam(model.parameters(), lr=float(tc["lr"]))
+    step, epoch, batch_in_epoch, best = 0, 0, 0, math.inf
+    last_path = out / "last.pt"
+    if resume:
+        if not last_path.is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint at {last_path}")
+        ck = torch.load(last_path, map_location=dist.device, weights_only=False)
+        if ck["config"] != net_cfg.to_dict():
+            raise ValueError(f"--resume: {last_path} holds a different model config")
+        model.load_state_dict(ck["state_dict"])
+        ts = ck["train_state"]
+        opt.load_state_dict(ts["optimizer"])
+        step, epoch, batch_in_epoch, best = (
+            ts["step"],
+            ts["epoch"],
+            ts["batch_in_epoch"],
+            ts["best"],
+        )
+        noise_gen.set_state(ts["noise_rng"].to(noise_gen.get_state().device))
+    raw_model = model
+    if dist.world > 1:
+        ids = [dist.device.index] if dist.device.type == "cuda" else None
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    bs = int(tc["batch_size"])
+    steps_per_epoch = len(train_ds) // (bs * dist.world)
+    if steps_per_epoch < 1:
+        raise ValueError(f"batch_size {bs} x {dist.world} processes > {len(train_ds)} windows")
+    workers = int(tc["num_workers"])
+    val_sampler: DistributedSampler[Any] | None = (
+        DistributedSampler(val_ds, dist.world, dist.rank, shuffle=False)
+        if (dist.world > 1)
+        else None
+    )
+    val_loader: DataLoader[Any] = DataLoader(
+        val_ds, batch_size=bs, sampler=val_sampler, collate_fn=_collate, generator=torch.Generator()
+    )
+
+    meta = {
+        "sample_rate": ld_config.SAMPLE_RATE,
+        "hop": ld_config.HOP,
+        "fps": ld_config.FPS,
+        "feature_names": skel["feature_names"],
+        "feature_mean": stats.cond_mean.tolist(),
+        "feature_std": stats.cond_std.tolist(),
+        "pose_names": list(pose_feature_names(skel["joint_names"])),
+        "pose_mean": stats.pose_mean.tolist(),
+        "pose_std": stats.pose_std.tolist(),
+        "joint_names": skel["joint_names"],
+        "joint_parents": skel["joint_parents"],
+        "joint_offsets": skel["joint_offsets"],
+        "contact_joints": skel["contact_joints"],
+        "style_names": styles,
+        "trained_on": {**described, "config": cfg},
+    }
+
+    def save(path: Path, train_loss: float, val_loss: float) -> None:
+        meta["trained_on"]["train_loss"] = train_loss
+        meta["trained_on"]["val_loss"] = val_loss
+        ck = {
+            "config": net_cfg.to_dict(),
+            "state_dict": raw_model.state_dict(),
+            "metadata": meta,
+            "train_state": {
+                "optimizer": opt.state_dict(),
+                "step": step,
+                "epoch": epoch,
+                "batch_in_epoch": batch_in_epoch,
+                "best": best,
+                "noise_rng": noise_gen.get_state(),
+            },
+        }
+        tmp = path.with_suffix(".tmp")
+        torch.save(ck, tmp)
+        tmp.replace(path)
+
+    from tqdm import tqdm
+
+    total_steps = int(tc["steps"])
+    bar = tqdm(
+        total=total_steps,
+        initial=step,
+        disable=not (progress and dist.main),
+        desc="train",
+        unit="step",
+    )
+    log_file = open(out / "log.jsonl", "a") if dist.main else None
+    recent: list[float] = []
+    val_loss = math.nan
+    t0 = time.perf_counter()
+    epoch_times: list[float] = []
+    model.train()
+    try:
+        while step < total_steps:
+            train_ds.set_epoch(epoch)
+            if dist.world > 1:
+                sampler: Any = DistributedSampler(train_ds, dist.world, dist.rank, shuffle=False)
+                indices = list(iter(sampler))
+            else:
+                indices = list(range(len(train_ds)))
+            indices = indices[batch_in_epoch * bs : steps_per_epoch * bs]
+            loader: DataLoader[Any] = DataLoader(
+                train_ds,
+                batch_size=bs,
+                sampler=indices,
+                num_workers=workers,
+                collate_fn=_collate,
+                drop_last=True,
+            )
+            t_epoch = time.perf_counter()
+            full_epoch = batch_in_epoch == 0
+            for batch in loader:
+                b = {k: v.to(dist.device) for k, v in batch.items()}
+                prev = b["prev_pose"]
+                if tc["noise_std"] > 0:
+                    # DanceNet's robustness trick: the model learns to recover from its own
+                    # imperfect previous poses
+                    noise = torch.randn(
+                        prev.shape, generator=noise_gen, device=prev.device, dtype=prev.dtype
+                    )
+                    prev = prev + float(tc["noise_std"]) * noise
+                o = model(prev, b["cond"], b["style"])
+                loss, parts = dancenet_loss(
+                    o,
+                    b["pose"],
+                    b["contacts"],
+                    kind=kind,
+                    contact_weight=float(tc["contact_weight"]),
+                )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if tc["grad_clip"]:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), float(tc["grad_clip"]))
+                opt.step()
+                step += 1
+                batch_in_epoch += 1
+                recent = (recent + [float(loss.detach())])[-int(tc["log_every"]) :]
+                bar.update(1)
+                if step % int(tc["log_every"]) == 0 or step == total_steps:
+                    bar.set_postfix(loss=f"{np.mean(recent):.3f}", val=f"{val_loss:.3f}")
+                    if log_file is not None:
+                        log_file.write(
+                            json.dumps(
+                                {
+                                    "step": step,
+                                    "epoch": epoch,
+                                    "loss": float(np.mean(recent)),
+                                    **parts,
+                                }
+                            )
+                            + "\n"
+                        )
+                        log_file.flush()
+                if step % int(tc["val_every"]) == 0 or step == total_steps:
+                    val_loss = dist.mean(
+                        evaluate(
+                            raw_model, val_loader, dist.device, kind, float(tc["contact_weight"])
+                        )
+                    )
+                    if log_file is not None:
+                        log_file.write(json.dumps({"step": step, "val_loss": val_loss}) + "\n")
+                    if val_loss < best:
+                        best = val_loss
+                        if dist.main:
+                            save(out / "best.pt", float(np.mean(recent)), val_loss)
+                if dist.main and (step % int(tc["checkpoint_every"]) == 0 or step == total_steps):
+                    save(last_path, float(np.mean(recent)), val_loss)
+                if step >= total_steps:
+                    break
+            else:
+                if full_epoch:
+                    epoch_times.append(time.perf_counter() - t_epoch)
+                epoch += 1
+                batch_in_epoch = 0
+    finally:
+        bar.close()
+        if log_file is not None:
+            log_file.close()
+    return {
+        "step": step,
+        "epoch": epoch,
+        "train_loss": float(np.mean(recent)) if recent else math.nan,
+        "val_loss": val_loss,
+        "best_val_loss": best,
+        "seconds": time.perf_counter() - t0,
+        "seconds_per_epoch": float(np.mean(epoch_times)) if epoch_times else math.nan,
+        "steps_per_epoch": steps_per_epoch,
+    }
