@@ -8,8 +8,8 @@ frame, 8.3 ms at the defaults) it runs:
 2. **Tempo**: a leaky running autocorrelation of the novelty. Each candidate beat period (60-180
    BPM) is scored by the mean autocorrelation at its multiples, which prefers the metrical level
    whose pulses are regular and accented; a small bonus breaks ties toward the faster level. The
-   current period follows its own local peak (ramps) and a rival must win for a while before the
-   tracker switches (hysteresis, longer for octave-related rivals).
+   current period follows its own local peak (ramps) and a rival must beat it by a margin before
+   the tracker switches (hysteresis).
 3. **Phase**: a comb of pulses one period apart, weighted toward the recent past, is slid over
    the recent novelty; its best offset places the beat grid. The next beat is predicted from that
    grid, and a beat is flagged in the hop where the prediction falls.
@@ -43,27 +43,59 @@ _ACF_TAU = 1.6  # time constant of the leaky autocorrelation (s)
 _MEAN_TAU = 1.0  # time constant of the novelty mean removed before autocorrelation (s)
 _COMB_BEATS = 6  # beats of history in the phase comb
 _COMB_DECAY = 0.7  # weight ratio between successive past beats in the phase comb
-_FAST_BONUS = 0.04  # score bonus per octave toward faster tempi (breaks octave ties)
+_FAST_BONUS = 0.08  # score bonus per octave toward faster tempi (breaks octave ties)
+_WEIGHT_POWER = 1.0  # multiple k of a period weighs k ** -power in its score
+_BANDS_PER_OCTAVE = 6  # log-frequency bands of the novelty
+_GAMMA = 10.0  # log compression of band magnitudes: log(1 + gamma * magnitude)
+_SWITCH_MARGIN = 1.05  # score ratio a rival tempo needs to take over
 _LATE_S = 0.06  # a predicted beat found this late is still flagged (first beat, re-lock)
 
 
+def _log_bands(
+    n_bins: int, sample_rate: int, per_octave: int, fmin: float, fmax: float
+) -> np.ndarray:
+    """Band edges ``(bands + 1,)`` in FFT bins: log-spaced, at least one bin per band.
+
+    Equal-width log bands weigh a kick, a bass note and a hi-hat alike, where linear bins would let
+    the broadband hi-hat dominate the flux.
+    """
+    n_fft = 2 * (n_bins - 1)
+    n = int(math.ceil(per_octave * math.log2(fmax / fmin)))
+    hz = fmin * 2.0 ** (np.arange(n + 1) / per_octave)
+    edges = np.unique(np.round(hz * n_fft / sample_rate).astype(np.int64))
+    return np.clip(edges, 1, n_bins - 1)
+
+
 @numba.njit(cache=True)
-def _flux(norm: np.ndarray, prev: np.ndarray, gamma: float) -> float:
-    """Log spectral flux against the frequency max-filtered previous frame; updates ``prev``."""
-    n = norm.shape[0]
-    total = 0.0
-    left = prev[0]
+def _flux(
+    norm: np.ndarray,
+    edges: np.ndarray,
+    prev: np.ndarray,
+    cur: np.ndarray,
+    gamma: float,
+) -> float:
+    """Log band-energy flux against the band max-filtered previous frame; updates ``prev``.
+
+    The max filter over neighbouring bands keeps vibrato and glides from reading as onsets.
+    """
+    n = edges.shape[0] - 1
     for b in range(n):
-        # max of prev over bins b-1..b+1, read before prev[b] is overwritten
-        m = left if left > prev[b] else prev[b]
+        acc = 0.0
+        for i in range(edges[b], edges[b + 1]):
+            acc += norm[i]
+        cur[b] = math.log1p(gamma * acc / (edges[b + 1] - edges[b]))
+    total = 0.0
+    for b in range(n):
+        m = prev[b]
+        if b > 0 and prev[b - 1] > m:
+            m = prev[b - 1]
         if b + 1 < n and prev[b + 1] > m:
             m = prev[b + 1]
-        left = prev[b]
-        cur = math.log1p(gamma * norm[b])
-        d = cur - m
+        d = cur[b] - m
         if d > 0.0:
             total += d
-        prev[b] = cur
+    for b in range(n):
+        prev[b] = cur[b]
     return total
 
 
@@ -90,6 +122,7 @@ def _tempo_scores(
     hi: int,
     min_cnt: float,
     fast_bonus: float,
+    weight_power: float,
     out: np.ndarray,
 ) -> None:
     """Score each integer period ``lo..hi`` by the mean normalised autocorrelation at its multiples.
@@ -104,7 +137,7 @@ def _tempo_scores(
         return
     for p in range(lo, hi + 1):
         total = 0.0
-        used = 0
+        used_w = 0.0
         k = 1
         while k * p + (k + 1) // 2 < n_lag:
             c = k * p
@@ -116,14 +149,15 @@ def _tempo_scores(
                     if v > best:
                         best = v
             if best > -1e30:
-                total += best
-                used += 1
+                wk = float(k) ** -weight_power
+                total += wk * best
+                used_w += wk
             k += 1
-        if used == 0:
+        if used_w == 0.0:
             out[p] = 0.0
         else:
             # Faster periods get a small bonus per octave: equal evidence -> the faster level.
-            out[p] = total / used / zero * (1.0 + fast_bonus * math.log2(hi / p))
+            out[p] = total / used_w / zero * (1.0 + fast_bonus * math.log2(hi / p))
 
 
 @numba.njit(cache=True)
@@ -239,6 +273,8 @@ class BeatTracker:
         Time of the last flagged beat (s, sample clock; -1 before any).
     onset_strength : float
         Onset novelty of the last processed hop (log spectral flux, >= 0).
+    nonfinite_frames : int
+        Internal frames that held NaN or inf samples (read as silence) since the last reset.
     """
 
     def __init__(self, sample_rate: int = SAMPLE_RATE, hop: int = HOP) -> None:
@@ -262,12 +298,16 @@ class BeatTracker:
         self._delay = 0.25 * self._win
         fr = self.frame_rate
         self._lo = int(math.floor(fr * 60.0 / MAX_BPM))
-        self._hi = int(math.ceil(fr * 60.0 / MIN_BPM))
+        self._hi = int(math.ceil(fr * 60.0 / MIN_BPM)) + 2
         n_lag = int(fr * _ACF_SECONDS) + 2
         self._alpha = math.exp(-1.0 / (fr * _ACF_TAU))
         self._mean_alpha = math.exp(-1.0 / (fr * _MEAN_TAU))
         ring = 1 << int(math.ceil(math.log2(max(n_lag, _COMB_BEATS * self._hi + 8))))
-        self._prev = np.zeros(self._win // 2 + 1, np.float64)
+        self._edges = _log_bands(
+            self._win // 2 + 1, self.sample_rate, _BANDS_PER_OCTAVE, 30.0, 11000.0
+        )
+        self._prev = np.zeros(self._edges.shape[0] - 1, np.float64)
+        self._bands = np.zeros(self._edges.shape[0] - 1, np.float64)
         self._env = np.zeros(ring, np.float64)  # novelty, for the phase comb
         self._cen = np.zeros(ring, np.float64)  # novelty minus its running mean, for the ACF
         self._acf = np.zeros(n_lag, np.float64)
@@ -291,8 +331,6 @@ class BeatTracker:
         self._mean = 0.0
         self._samples = 0
         self._period = 0.0  # frames; 0 = no estimate yet
-        self._rival = 0
-        self._rival_s = 0.0
         self._grid = -1.0  # sample time of a beat on the current grid; <0 = none
         self._last_beat = -1e18  # sample time of the last flagged beat
         self.tempo_bpm = 120.0
@@ -302,6 +340,7 @@ class BeatTracker:
         self.beat = False
         self.beat_s = -1.0
         self.onset_strength = 0.0
+        self.nonfinite_frames = 0
 
     # ------------------------------------------------------------------------------------------
 
@@ -319,6 +358,7 @@ class BeatTracker:
         for i in range(self._n_sub):
             np.copyto(self._frame, block[i * self._sub : (i + 1) * self._sub], casting="unsafe")
             if not np.isfinite(self._frame).all():
+                self.nonfinite_frames += 1
                 np.nan_to_num(self._frame, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
             strength = max(strength, self._novelty(self._frame))
         start = self._samples
@@ -329,7 +369,7 @@ class BeatTracker:
 
     def _novelty(self, frame: np.ndarray) -> float:
         spec = self._pvoc(frame)
-        flux = _flux(spec.norm, self._prev, 1.0)
+        flux = _flux(spec.norm, self._edges, self._prev, self._bands, _GAMMA)
         self._pos = (self._pos + 1) % self._env.shape[0]
         self._filled = min(self._filled + 1, self._env.shape[0])
         self._env[self._pos] = flux
@@ -340,12 +380,20 @@ class BeatTracker:
 
     def _update_tempo(self) -> None:
         min_cnt = 0.5 * self.frame_rate  # half a second of pairs before a lag counts
-        _tempo_scores(self._acf, self._cnt, self._lo, self._hi, min_cnt, _FAST_BONUS, self._scores)
+        _tempo_scores(
+            self._acf,
+            self._cnt,
+            self._lo,
+            self._hi,
+            min_cnt,
+            _FAST_BONUS,
+            _WEIGHT_POWER,
+            self._scores,
+        )
         sc = self._scores
         best = int(np.argmax(sc))
         if sc[best] <= 0.05:
             return
-        dt = self.hop / self.sample_rate
         if self._period == 0.0:
             self._period = _refine_period(self._acf, self._cnt, best, min_cnt)
         else:
@@ -356,20 +404,9 @@ class BeatTracker:
             local = a + int(np.argmax(sc[a : b + 1]))
             if abs(best - cur) <= 0.06 * cur:
                 local = best
-            if local != best and sc[best] > 1.05 * sc[local]:
-                ratio = best / cur
-                related = any(abs(ratio - r) < 0.06 * r for r in (0.5, 2.0, 2.0 / 3.0, 1.5))
-                hold = 2.0 if related else 0.5
-                if abs(best - self._rival) <= 0.06 * best:
-                    self._rival_s += dt
-                else:
-                    self._rival = best
-                    self._rival_s = dt
-                if self._rival_s >= hold or self._cnt[0] < 2.0 * self.frame_rate:
-                    local = best
-                    self._rival_s = 0.0
-            else:
-                self._rival_s = 0.0
+            # Hysteresis: a rival period must beat the current one's own peak by a margin.
+            if local != best and sc[best] > _SWITCH_MARGIN * sc[local]:
+                local = best
             self._period = _refine_period(self._acf, self._cnt, local, min_cnt)
         self.tempo_bpm = 60.0 * self.frame_rate / self._period
         self.confidence = float(min(1.0, max(0.0, sc[best])))
