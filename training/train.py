@@ -188,8 +188,9 @@ def evaluate(
     device: torch.device,
     kind: str,
     contact_weight: float,
+    pose_mask: torch.Tensor | None = None,
 ) -> float:
-    """Mean validation loss (no input noise) over ``loader``."""
+    """Mean validation loss (no input noise) over ``loader``; see :func:`dancenet_loss`."""
     was = model.training
     model.eval()
     total, n = 0.0, 0
@@ -197,7 +198,12 @@ def evaluate(
         b = {k: v.to(device) for k, v in batch.items()}
         out = model(b["prev_pose"], b["cond"], b["style"])
         loss, _ = dancenet_loss(
-            out, b["pose"], b["contacts"], kind=kind, contact_weight=contact_weight
+            out,
+            b["pose"],
+            b["contacts"],
+            kind=kind,
+            contact_weight=contact_weight,
+            pose_mask=pose_mask,
         )
         total += float(loss) * len(b["pose"])
         n += len(b["pose"])
@@ -243,6 +249,11 @@ def train(
 
     train_songs, val_songs, skel, described = load_data(cfg)
     stats = td.compute_stats(train_songs)
+    # constant pose features (the root's own position relative to itself) carry no information
+    # and would dominate the likelihood: they are left out of the loss
+    pose_mask = torch.from_numpy((stats.pose_std > np.float32(td.STD_FLOOR)).astype(np.float32)).to(
+        dist.device
+    )
     styles = list(ld_config.STYLES)
     window = int(cfg["data"]["window"])
     train_ds = td.WindowDataset(train_songs, stats, styles, window, seed=cfg["seed"])
@@ -388,6 +399,7 @@ def train(
                     b["contacts"],
                     kind=kind,
                     contact_weight=float(tc["contact_weight"]),
+                    pose_mask=pose_mask,
                 )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -416,7 +428,12 @@ def train(
                 if step % int(tc["val_every"]) == 0 or step == total_steps:
                     val_loss = dist.mean(
                         evaluate(
-                            raw_model, val_loader, dist.device, kind, float(tc["contact_weight"])
+                            raw_model,
+                            val_loader,
+                            dist.device,
+                            kind,
+                            float(tc["contact_weight"]),
+                            pose_mask,
                         )
                     )
                     if log_file is not None:
