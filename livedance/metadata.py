@@ -208,11 +208,17 @@ class ModelMetadata:
                 f"for {j} joint_names"
             )
         for i, p in enumerate(self.joint_parents):
-            if not isinstance(p, int) or (i == 0 and p != -1) or (i > 0 and not 0 <= p < i):
+            if not isinstance(p, int) or not -1 <= p < j or p == i:
                 raise ModelError(
-                    f"model metadata: joint_parents[{i}] = {p!r}; the root must be first with "
-                    "parent -1 and every other parent must come before its child"
+                    f"model metadata: joint_parents[{i}] = {p!r}; expected -1 (the root) or "
+                    f"the index of another joint (0..{j - 1})"
                 )
+        from livedance.pose import topological_order
+
+        try:
+            topological_order(self.joint_parents)
+        except ValueError as e:
+            raise ModelError(f"model metadata: joint_parents: {e}") from None
         offsets = np.asarray(self.joint_offsets, dtype=np.float64)
         if offsets.shape != (j, 3):
             raise ModelError(
