@@ -270,7 +270,7 @@ class PoseDecoder:
     joint_names : (J,) joint names (the pose layout of :func:`pose_feature_names`).
     parents : (J,) parent of each joint, -1 for the one root.
     offsets : (J, 3) rest offset of each joint from its parent (m); only the lengths are used.
-    contact_joints : (left foot, right foot) joint indices of the contact labels.
+    contact_joints : (left foot, right foot) joints of the contact labels, indices or names.
     fps : motion frame rate (Hz); kept for callers and sanity checks.
     batch : number of dancers B.
     bone_tolerance : allowed relative deviation of a bone from its rest length.
@@ -284,7 +284,7 @@ class PoseDecoder:
         joint_names: Sequence[str],
         parents: Sequence[int],
         offsets: np.ndarray | Sequence[Sequence[float]],
-        contact_joints: Sequence[int],
+        contact_joints: Sequence[int] | Sequence[str],
         fps: float,
         *,
         batch: int = 1,
@@ -317,7 +317,15 @@ class PoseDecoder:
         self.rest_lengths = length
         self._lo = length * (1.0 - bone_tolerance)
         self._hi = length * (1.0 + bone_tolerance)
-        self._feet = np.asarray(contact_joints, dtype=np.int64)
+        # names (as the model metadata holds them) or indices
+        feet = [
+            self.joint_names.index(c) if isinstance(c, str) else int(c)
+            for c in contact_joints
+            if not isinstance(c, str) or c in self.joint_names
+        ]
+        if len(feet) != len(contact_joints):
+            raise ValueError(f"contact_joints {list(contact_joints)} are not all joints")
+        self._feet = np.asarray(feet, dtype=np.int64)
         if self._feet.ndim != 1 or np.any(self._feet < 0) or np.any(self._feet >= j):
             raise ValueError(f"contact_joints must be joint indices, got {contact_joints}")
         self.foot_lock = bool(foot_lock)

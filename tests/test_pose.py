@@ -163,6 +163,16 @@ def test_bad_shapes_are_refused() -> None:
     dec = _decoder(batch=2)
     with pytest.raises(ValueError, match="features must be"):
         dec.process(np.zeros((1, dec.pose_dim), np.float32), np.zeros((1, 2), np.float32))
+    with pytest.raises(ValueError, match="not all joints"):
+        PoseDecoder(sk.JOINT_NAMES, sk.PARENTS, sk.REST_OFFSETS, ["left_toe", "nose"], FPS)
+    by_name = PoseDecoder(
+        sk.JOINT_NAMES, sk.PARENTS, sk.REST_OFFSETS, ["left_toe", "right_toe"], FPS
+    )
+    walk = circle_walk(30)
+    feats, contacts = _encode(walk)
+    np.testing.assert_array_equal(
+        by_name.decode(feats, contacts), _decoder().decode(feats, contacts)
+    )
     with pytest.raises(ValueError, match="one root"):
         PoseDecoder(["a", "b"], [-1, -1], np.zeros((2, 3)), [0, 1], FPS)
     with pytest.raises(ValueError, match="NaN"):

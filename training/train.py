@@ -293,7 +293,10 @@ def train(
     raw_model = model
     if dist.world > 1:
         ids = [dist.device.index] if dist.device.type == "cuda" else None
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        # the top layer's residual projection feeds nothing (only skips reach the head)
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=ids, find_unused_parameters=True
+        )
 
     bs = int(tc["batch_size"])
     steps_per_epoch = len(train_ds) // (bs * dist.world)
