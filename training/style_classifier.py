@@ -13,7 +13,14 @@ the dB features at random (a microphone gain is unknown live), and keeps the che
 best validation frame accuracy.
 
 Tango has a single song in the data (DANCE_T_5): it is kept in the train split and cannot be
-evaluated on held-out real music; the synthesized demo tango (``--demo``) is the only tango check.
+evaluated on held-out real music; the synthesized demo tango is the only tango check.
+
+Demo music (``--demo N``, default 4 per style: 30 s of :func:`livedance.synth.demo_song` at
++-8 % of the style's tempo, random melody and level) is added to the training songs. Measured
+(800 steps, seed 0, best validation checkpoint): on held-out real songs it neither helps nor hurts
+beyond the noise of 5 songs (test frame accuracy 0.78 with it vs 0.83 without, validation 0.65 vs
+0.61, both 5/5 test songs by their mean), while on demo music, which the engine's ``demo`` input
+plays, it lifts frame accuracy from 0.26 to 0.85; so it is on by default.
 
 Run ``python -m training.style_classifier --out runs/style``; ``runs/style/best.pt`` then exports
 with ``python -m export.style runs/style/best.pt``.
@@ -465,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--window", type=float, default=8.0, help="training window (s)")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--demo", type=int, default=0, help="demo songs per style added to training")
+    ap.add_argument("--demo", type=int, default=4, help="demo songs per style added to training")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
