@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from livedance.config import DEFAULT_OSC_TARGET
@@ -45,7 +45,11 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--layout", default="native", help="OSC layout: native or touchdesigner")
     p.add_argument("--control-port", type=int, help="UDP port for OSC control messages")
     p.add_argument("--control-host", default="127.0.0.1", help="interface of the control port")
-    p.add_argument("--style", default=None, help="dance style name (default: the model's first)")
+    p.add_argument(
+        "--style",
+        default=None,
+        help="dance style name, or 'auto' to follow the music's style (default: the model's first)",
+    )
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature [0, 2]")
     p.add_argument("--energy", type=float, default=1.0, help="motion energy scale [0, 2]")
     p.add_argument("--seed", type=int, default=0, help="random seed of the dance")
@@ -81,7 +85,7 @@ def _add_render(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.add_argument("audio", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="output .npz")
-    p.add_argument("--style", default=None, help="dance style name (default: the model's first)")
+    p.add_argument("--style", default=None, help="dance style name, or 'auto'")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--energy", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
@@ -117,6 +121,18 @@ def _open_source(args: argparse.Namespace, style: str) -> object:
     return FileSource(args.input, realtime=True, play=args.play)
 
 
+AUTO_STYLE = "auto"
+
+
+def _auto_style(style: str | None, style_names: Sequence[str]) -> Callable[..., object] | None:
+    """The automatic style follower for ``--style auto`` (None for an explicit style)."""
+    if style != AUTO_STYLE:
+        return None
+    from livedance.style import AutoStyle, StyleClassifier
+
+    return AutoStyle(StyleClassifier(), list(style_names))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from livedance.control import Controls, ControlServer
     from livedance.engine import Engine
@@ -125,7 +141,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     targets = [parse_target(t) for t in (args.osc or [])] or [DEFAULT_OSC_TARGET]
     model = DanceStep(args.model or DEFAULT_MODEL, batch=args.dancers, threads=args.threads)
-    style = args.style or model.meta.style_names[0]
+    auto = _auto_style(args.style, model.meta.style_names)
+    style = model.meta.style_names[0] if auto or not args.style else args.style
     controls = Controls(
         model.meta.style_names,
         style=style,
@@ -141,14 +158,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         else None
     )
     with OscSender(targets) as sender:
-        engine = Engine(source, model, controls, layout, sender)  # type: ignore[arg-type]
+        engine = Engine(source, model, controls, layout, sender, style_source=auto)  # type: ignore[arg-type]
         if control is not None:
             control.start()
         worker = engine.run_in_thread(args.duration)
         out = sys.stderr
         print(
             f"livedance: {source.name} -> {', '.join(f'{h}:{p}' for h, p in targets)} "  # type: ignore[attr-defined]
-            f"({args.layout}, {model.meta.fps} fps, style {style}); Ctrl-C stops",
+            f"({args.layout}, {model.meta.fps} fps, style {'auto' if auto else style}); "
+            "Ctrl-C stops",
             file=out,
         )
         previous = signal.getsignal(signal.SIGINT)
@@ -224,13 +242,18 @@ def cmd_beats(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from livedance.metadata import read_metadata
     from livedance.render import render, save_render
+    from livedance.step import DEFAULT_MODEL
 
+    names = read_metadata(args.model or DEFAULT_MODEL).style_names
+    auto = _auto_style(args.style, names)
     with tqdm(desc="render", unit="frame", disable=None) as bar:
         result = render(
             args.audio,
             args.model,
-            style=args.style,
+            style=None if auto else args.style,
+            style_source=auto,  # type: ignore[arg-type]
             seed=args.seed,
             temperature=args.temperature,
             energy=args.energy,

@@ -113,8 +113,9 @@ class Engine:
     sender : UDP sender to every target; None for offline rendering.
     max_backlog : hops the worker may lag before it skips to the newest audio.
     stage_radius : soft bound (m) on each dancer's distance from its start position.
-    style_source : optional callable returning style weights (S,) per frame (automatic style); an
-        explicit style in ``controls`` is used while it returns None.
+    style_source : optional callable returning style weights (S,) per frame (automatic style);
+        the style in ``controls`` is used while it returns None, and a style set in ``controls``
+        after the start (control port) wins: it turns the automatic style off.
     """
 
     def __init__(
@@ -164,6 +165,7 @@ class Engine:
         self._contacts = np.zeros((b, meta.n_contacts), np.float32)
         self._stamps = np.zeros(len(STAGES) + 1, np.int64)
         self._seen_changes = -1
+        self._seen_style: np.ndarray | None = None
         self._seen_resets = controls.reset_requests
         self._stop = threading.Event()
         self.warm_up()
@@ -206,7 +208,11 @@ class Engine:
             self.reset()
         if c.changes != self._seen_changes:
             self._seen_changes = c.changes
-            self.model.set_style(c.style_weights)
+            if c.style_weights is not self._seen_style:
+                if self._seen_style is not None:
+                    self.style_source = None  # an explicit style wins over the automatic one
+                self._seen_style = c.style_weights
+                self.model.set_style(c.style_weights)
             if c.seed is not None and c.seed != self.sampler.seed:
                 self.sampler.reseed(c.seed)
         if self.style_source is not None:
@@ -328,8 +334,9 @@ class Engine:
         beat = self.features.beat
         mark = "*" if beat.phase < 0.15 else " "
         errors = sum(self.sender.errors) if self.sender is not None else 0
+        style = self.model.meta.style_names[int(np.argmax(self.model.style[0]))]
         return (
-            f"frame {self.stats.frames:7d} | {beat.tempo_bpm:5.1f} BPM {mark} "
+            f"frame {self.stats.frames:7d} | {style} | {beat.tempo_bpm:5.1f} BPM {mark} "
             f"phase {beat.phase:4.2f} | p99 {p99:5.2f} ms | late {self.stats.late_frames} "
             f"| drops {self.stats.dropped_frames} | osc errors {errors}"
         )

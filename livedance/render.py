@@ -79,7 +79,7 @@ def render(
         "joint_names": np.array(meta.joint_names),
         "parents": np.array(meta.joint_parents, np.int64),
         "beat_times": np.array(beats, np.float64),
-        "style": np.array(name),
+        "style": np.array("auto" if style_source is not None else name),
         "audio": np.array(str(audio_path)),
         "complete": np.bool_(complete and error is None),
         "error": np.array("" if error is None else str(error)),
