@@ -10,6 +10,8 @@ Protocol (metrics in :mod:`benchmarks.motion_metrics`):
   levels it (``training.data.load_motion``).
 - Each system dances to the audio of each test song's dance window (written to a temporary WAV and
   run through :func:`livedance.render.render`, the live path unpaced), in the song's style, seed 0.
+  A ``.pt`` model (the plain-LSTM ablation, which has no ONNX step graph) runs the same path with
+  the network stepped in torch (:func:`benchmarks.torch_render.render_torch`).
 - FID_k / FID_g and Div_k / Div_g: every dance is cut into 10 s windows (``--window``, no overlap
   unless ``--window-hop``), each window one sample of kinetic (3 J) and geometric (32) features.
   All features are normalised by the mean / std of the *train* split's ground-truth windows (the
@@ -216,7 +218,9 @@ def render_dances(
 
     Parameters
     ----------
-    model_path : ONNX step model; None: the shipped one.
+    model_path : ONNX step model; a ``.pt`` torch checkpoint of the plain-LSTM ablation
+        (rendered by :func:`benchmarks.torch_render.render_torch`, the same data path with the
+        network stepped in torch); None: the shipped model.
     songs : (name, style, audio) with audio (n,) float32 at ``SAMPLE_RATE``; a style the model
         does not know falls back to its first.
     seed : sampling seed.
@@ -228,18 +232,23 @@ def render_dances(
     """
     import soundfile as sf
 
-    from livedance.metadata import read_metadata
     from livedance.render import render
     from livedance.step import DEFAULT_MODEL
 
     path = Path(model_path) if model_path is not None else DEFAULT_MODEL
-    meta = read_metadata(path)
+    style_names, _ = _model_facts(path)
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, style, audio in songs:
             wav = Path(tmp) / f"{name}.wav"
             sf.write(wav, audio, SAMPLE_RATE, subtype="FLOAT")
-            r = render(wav, path, style if style in meta.style_names else None, seed=seed)
+            known = style if style in style_names else None
+            if _is_torch(path):
+                from benchmarks.torch_render import render_torch
+
+                r = render_torch(path, wav, known, seed=seed)
+            else:
+                r = render(wav, path, known, seed=seed)
             if not bool(r["complete"]):
                 raise LivedanceError(f"{path.name} on {name}: render broke off: {r['error']}")
             out.append(
@@ -255,6 +264,24 @@ def render_dances(
             if progress is not None:
                 progress()
     return out
+
+
+def _is_torch(path: Path) -> bool:
+    """A ``.pt`` torch checkpoint (the plain-LSTM ablation) rather than an ONNX step model."""
+    return Path(path).suffix == ".pt"
+
+
+def _model_facts(path: Path) -> tuple[list[str], np.ndarray]:
+    """Style names and rest offsets (J, 3) m of an ONNX step model or an LSTM checkpoint."""
+    if _is_torch(path):
+        from benchmarks.torch_render import load_lstm
+
+        _, meta = load_lstm(path)
+        return list(meta["style_names"]), np.asarray(meta["joint_offsets"], np.float64)
+    from livedance.metadata import read_metadata
+
+    m = read_metadata(path)
+    return list(m.style_names), np.asarray(m.joint_offsets, np.float64)
 
 
 # -- metrics ---------------------------------------------------------------------------------------
@@ -363,7 +390,7 @@ def long_run(
     Parameters
     ----------
     audio : (n,) float32 mono at ``SAMPLE_RATE``.
-    model_path : ONNX step model; None: the shipped one.
+    model_path : ONNX step model or ``.pt`` LSTM checkpoint; None: the shipped model.
     seconds : length of the dance (s).
     style : style name (default: the model's first).
     seed : sampling seed.
@@ -374,7 +401,6 @@ def long_run(
     ``max_root_distance_m`` (horizontal, from the start), ``bone_length_deviation_pct`` (largest
     over frames and bones, vs the model's rest lengths) and ``bone_length_deviation_p99_pct``.
     """
-    from livedance.metadata import read_metadata
     from livedance.step import DEFAULT_MODEL
 
     path = Path(model_path) if model_path is not None else DEFAULT_MODEL
@@ -383,9 +409,9 @@ def long_run(
         raise ValueError("long run needs non-silent audio")
     need = int(math.ceil(seconds * SAMPLE_RATE))
     looped = np.tile(x, -(-need // len(x)))[:need]
-    meta = read_metadata(path)
-    dance = render_dances(path, [("long", style or meta.style_names[0], looped)], seed)[0]
-    rest = np.linalg.norm(np.asarray(meta.joint_offsets, np.float64), axis=-1)
+    style_names, offsets = _model_facts(path)
+    dance = render_dances(path, [("long", style or style_names[0], looped)], seed)[0]
+    rest = np.linalg.norm(offsets, axis=-1)
     j = dance.joints
     par = np.asarray(dance.parents)
     bones = np.flatnonzero((par >= 0) & (rest > 0))
@@ -557,8 +583,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME=PATH",
-        help=f"a system's ONNX step model ({', '.join(SYSTEMS)}); default: the "
-        "shipped model as dancenet_gmm",
+        help=f"a system's ONNX step model, or a .pt checkpoint of the LSTM ablation "
+        f"({', '.join(SYSTEMS)}); default: the shipped model as dancenet_gmm",
     )
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the tang2018 folder")
     ap.add_argument("--split", type=Path, default=DEFAULT_SPLIT)

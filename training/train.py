@@ -2,12 +2,15 @@
 
 Run as ``python -m training --config training/configs/default.json --out runs/default``. A
 config is a JSON document with ``seed``, ``loss`` (``gmm`` | ``mse``), ``data``, ``model`` (keys of
-:class:`~training.dancenet.DanceNetConfig` other than the sizes the data fixes) and ``train``.
+:class:`~training.dancenet.DanceNetConfig` other than the sizes the data fixes; or, with
+``"kind": "lstm"``, keys of :class:`~training.lstm.LSTMConfig` for the plain-LSTM ablation) and
+``train``.
 Under ``torchrun`` (``WORLD_SIZE`` set) every process trains on its share of the windows
 (``DistributedSampler``) and rank 0 writes the checkpoints.
 
-Checkpoints (``torch.save``): ``config`` (DanceNetConfig dict), ``state_dict``, ``metadata`` (the
-training part of the model metadata, ``livedance.metadata.TRAINING_KEYS``) and ``train_state``
+Checkpoints (``torch.save``): ``kind`` (``dancenet`` | ``lstm``), ``config`` (DanceNetConfig or
+LSTMConfig dict), ``state_dict``, ``metadata`` (the training part of the model metadata,
+``livedance.metadata.TRAINING_KEYS``) and ``train_state``
 (optimizer, step, epoch, best validation loss, RNG states) for ``--resume``. ``last.pt`` every
 ``checkpoint_every`` steps and at the end, ``best.pt`` whenever validation improves.
 """
@@ -34,6 +37,7 @@ from training import data as td
 from training import skeleton as sk
 from training.dancenet import DanceNet, DanceNetConfig
 from training.losses import dancenet_loss
+from training.lstm import DanceLSTM, LSTMConfig
 
 log = logging.getLogger(__name__)
 
@@ -262,15 +266,26 @@ def train(
     )
 
     model_kw = dict(cfg["model"])
-    if kind == "mse":
-        model_kw["gmm_components"] = 1  # the ablation predicts one mean
-    net_cfg = DanceNetConfig(
-        pose_dim=train_songs[0].pose.shape[1],
-        cond_dim=train_songs[0].cond.shape[1],
-        n_styles=len(styles),
-        **model_kw,
-    )
-    model: torch.nn.Module = DanceNet(net_cfg).to(dist.device)
+    arch = model_kw.pop("kind", "dancenet")
+    sizes = {
+        "pose_dim": train_songs[0].pose.shape[1],
+        "cond_dim": train_songs[0].cond.shape[1],
+        "n_styles": len(styles),
+    }
+    net_cfg: DanceNetConfig | LSTMConfig
+    model: torch.nn.Module
+    if arch == "lstm":  # the plain-LSTM ablation: one mean, trained with the MSE loss
+        if kind != "mse":
+            raise ValueError("model kind 'lstm' predicts one mean: train it with loss 'mse'")
+        net_cfg = LSTMConfig(**sizes, **model_kw)
+        model = DanceLSTM(net_cfg).to(dist.device)
+    elif arch == "dancenet":
+        if kind == "mse":
+            model_kw["gmm_components"] = 1  # the ablation predicts one mean
+        net_cfg = DanceNetConfig(**sizes, **model_kw)
+        model = DanceNet(net_cfg).to(dist.device)
+    else:
+        raise ValueError(f"unknown model kind {arch!r}: use 'dancenet' or 'lstm'")
     opt = torch.optim.Adam(model.parameters(), lr=float(tc["lr"]))
     step, epoch, batch_in_epoch, best = 0, 0, 0, math.inf
     last_path = out / "last.pt"
@@ -334,6 +349,7 @@ def train(
         meta["trained_on"]["train_loss"] = train_loss
         meta["trained_on"]["val_loss"] = val_loss
         ck = {
+            "kind": arch,
             "config": net_cfg.to_dict(),
             "state_dict": raw_model.state_dict(),
             "metadata": meta,

@@ -1,0 +1,265 @@
+"""Render a torch checkpoint of the plain-LSTM ablation through livedance's own live data path.
+
+``python -m benchmarks.torch_render runs/lstm/best.pt SONG.wav [--style waltz] [--out dance.npz]``
+
+The LSTM has no ONNX step graph, so this module replaces only the model stage of
+:func:`livedance.render.render`: the same :class:`~livedance.features.FeatureExtractor` hop by
+hop over :func:`livedance.audio.load_audio`, the same feature normalisation (non-finite values
+become the feature mean), the network stepped one frame at a time in torch with its ``(h, c)``
+kept and its predicted mean fed back as the previous pose (an MSE model has nothing to sample),
+contacts from ``logit > 0`` and :class:`~livedance.pose.PoseDecoder` with the engine's stage
+radius and start position. The frame count follows the engine: one frame per hop, a last partial
+hop zero-padded, and ``duration`` cuts after ``floor(duration * rate / hop)`` frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from livedance.audio import load_audio
+from livedance.config import SAMPLE_RATE
+from livedance.errors import LivedanceError, ModelError
+from livedance.features import FEATURE_NAMES, FeatureExtractor
+from livedance.pose import PoseDecoder
+from livedance.render import save_render
+from training.lstm import DanceLSTM, LSTMConfig
+
+__all__ = ["STAGE_RADIUS", "load_lstm", "main", "render_torch"]
+
+STAGE_RADIUS = 2.5
+"""Soft bound (m) on the dancer's distance from its start, as :class:`livedance.engine.Engine`."""
+
+_META_KEYS = (
+    "sample_rate",
+    "hop",
+    "fps",
+    "feature_names",
+    "feature_mean",
+    "feature_std",
+    "pose_mean",
+    "pose_std",
+    "joint_names",
+    "joint_parents",
+    "joint_offsets",
+    "contact_joints",
+    "style_names",
+)
+
+
+def load_lstm(checkpoint: str | os.PathLike[str]) -> tuple[DanceLSTM, dict[str, Any]]:
+    """Load a :class:`~training.lstm.DanceLSTM` checkpoint written by ``python -m training``.
+
+    Parameters
+    ----------
+    checkpoint : ``.pt`` file with ``kind`` ``"lstm"``, ``config``, ``state_dict``, ``metadata``.
+
+    Returns
+    -------
+    (the network in eval mode on the CPU, its metadata dict).
+
+    Raises
+    ------
+    ModelError
+        Missing or unreadable file, another model kind, incomplete metadata, or features that
+        do not match this runtime's FeatureExtractor.
+    """
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise ModelError(f"no checkpoint at {path}")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # torch raises many types for a corrupt file
+        raise ModelError(f"{path}: not a readable torch checkpoint ({type(e).__name__})") from None
+    if not isinstance(ck, dict) or not {"config", "state_dict", "metadata"} <= set(ck):
+        raise ModelError(f"{path}: not a training checkpoint (config, state_dict, metadata)")
+    kind = ck.get("kind", "dancenet")
+    if kind != "lstm":
+        raise ModelError(
+            f"{path}: a {kind!r} checkpoint; export it to ONNX and render it with livedance render"
+        )
+    meta = ck["metadata"]
+    missing = [k for k in _META_KEYS if k not in meta]
+    if missing:
+        raise ModelError(f"{path}: metadata lacks {', '.join(missing)}")
+    if list(meta["feature_names"]) != list(FEATURE_NAMES):
+        raise ModelError(
+            f"{path}: model features do not match this runtime's FeatureExtractor; retrain it"
+        )
+    try:
+        model = DanceLSTM(LSTMConfig.from_dict(ck["config"]))
+        model.load_state_dict(ck["state_dict"])
+    except (ValueError, TypeError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"{path}: weights do not fit the config ({first})") from None
+    cfg = model.cfg
+    if (cfg.pose_dim, cfg.cond_dim, cfg.n_styles) != (
+        len(meta["pose_mean"]),
+        len(meta["feature_mean"]),
+        len(meta["style_names"]),
+    ):
+        raise ModelError(f"{path}: network sizes do not match the metadata")
+    return model.eval(), meta
+
+
+def render_torch(
+    checkpoint: str | os.PathLike[str],
+    audio_path: str | os.PathLike[str],
+    style: str | None = None,
+    seed: int = 0,
+    duration: float | None = None,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Dance an LSTM checkpoint to an audio file; the dict of :func:`livedance.render.render`.
+
+    Parameters
+    ----------
+    checkpoint : DanceLSTM ``.pt`` checkpoint (see :func:`load_lstm`).
+    audio_path : any file :func:`livedance.audio.load_audio` reads.
+    style : style name (default: the model's first).
+    seed : kept for the interface of ``render``: the MSE model's mean is deterministic.
+    duration : seconds of audio to render (default: all).
+    threads : torch CPU threads while rendering (restored after); one batch-1 step gains
+        nothing from more, and extra threads contend with anything else on the machine.
+
+    Returns
+    -------
+    dict with ``joints`` (frames, J, 3) float32 m y-up, ``fps``, ``joint_names``, ``parents``,
+    ``beat_times`` (s, the live tracker's), ``style``, ``audio``, ``complete`` (False when
+    interrupted), ``error``, and ``step_ms`` (frames,) float64 time of each network step (ms).
+
+    Raises
+    ------
+    ModelError
+        See :func:`load_lstm`; an unknown style; a model built for another sample rate or hop.
+    AudioError
+        The audio file cannot be read.
+    """
+    model, meta = load_lstm(checkpoint)
+    names = list(meta["style_names"])
+    name = style or names[0]
+    if name not in names:
+        raise ModelError(f"unknown style {name!r}: the model knows {', '.join(names)}")
+    if duration is not None and duration < 0:
+        raise ValueError(f"duration must be >= 0 s, got {duration}")
+    sr, hop = int(meta["sample_rate"]), int(meta["hop"])
+    audio = load_audio(audio_path)
+    # load_audio resamples to the package rate; a model built for another one does not fit
+    if sr != SAMPLE_RATE:
+        raise ModelError(f"{checkpoint}: model rate {sr} Hz, the runtime analyses {SAMPLE_RATE} Hz")
+    frames = -(-len(audio) // hop)
+    if duration is not None:
+        frames = min(frames, int(duration * sr) // hop)
+    padded = np.zeros(frames * hop, np.float32)
+    n = min(len(audio), len(padded))
+    padded[:n] = audio[:n]
+
+    f_mean = np.asarray(meta["feature_mean"], np.float32)
+    f_inv_std = (1.0 / np.asarray(meta["feature_std"], np.float32)).astype(np.float32)
+    p_mean = np.asarray(meta["pose_mean"], np.float32)
+    p_std = np.asarray(meta["pose_std"], np.float32)
+    joint_names = list(meta["joint_names"])
+    decoder = PoseDecoder(
+        joint_names,
+        meta["joint_parents"],
+        meta["joint_offsets"],
+        [joint_names.index(c) for c in meta["contact_joints"]],
+        float(meta["fps"]),
+        batch=1,
+        stage_radius=STAGE_RADIUS,
+    )
+    decoder.reset(np.zeros((1, 2)))
+    features = FeatureExtractor(sample_rate=sr, hop=hop)
+    torch.manual_seed(seed)
+
+    style_t = torch.zeros(1, len(names))
+    style_t[0, names.index(name)] = 1.0
+    cond = np.zeros((1, len(f_mean)), np.float32)
+    cond_t = torch.from_numpy(cond)  # shares cond's memory
+    pose = np.zeros((1, len(p_mean)), np.float32)
+    contact = np.zeros((1, len(meta["contact_joints"])), np.float32)
+    prev = torch.zeros(1, len(p_mean))  # the mean pose, as the engine's fresh prev_pose
+    state = None
+    joints = np.zeros((frames, len(joint_names), 3), np.float32)
+    step_ms = np.zeros(frames)
+    beats: list[float] = []
+    done = 0
+    complete = True
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            for k in range(frames):
+                raw = features.process(padded[k * hop : (k + 1) * hop])
+                if features.last_beat:
+                    beats.append(float(features.beat.beat_s))
+                np.subtract(raw, f_mean, out=cond)
+                np.multiply(cond, f_inv_std, out=cond)
+                cond[~np.isfinite(cond)] = 0.0
+                t0 = time.perf_counter_ns()
+                out, state = model.step(prev, cond_t, style_t, state)
+                step_ms[k] = (time.perf_counter_ns() - t0) / 1e6
+                prev = out["gmm_mean"][:, 0]
+                np.multiply(prev.numpy(), p_std, out=pose)
+                np.add(pose, p_mean, out=pose)
+                np.greater(out["contact_logits"].numpy(), 0.0, out=contact)
+                joints[k] = decoder.process(pose, contact)[0]
+                done = k + 1
+    except KeyboardInterrupt:
+        complete = False
+    finally:
+        torch.set_num_threads(threads_before)
+    return {
+        "joints": joints[:done],
+        "fps": np.float32(meta["fps"]),
+        "joint_names": np.array(joint_names),
+        "parents": np.array(meta["joint_parents"], np.int64),
+        "beat_times": np.array(beats, np.float64),
+        "style": np.array(name),
+        "audio": np.array(str(audio_path)),
+        "complete": np.bool_(complete),
+        "error": np.array(""),
+        "step_ms": step_ms[:done],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Render one file, print the per-frame network step time; returns the exit status."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("checkpoint", type=Path, help="DanceLSTM .pt checkpoint")
+    ap.add_argument("audio", type=Path, help="audio file")
+    ap.add_argument("--style", default=None)
+    ap.add_argument("--duration", type=float, default=None, help="seconds of audio")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--out", type=Path, default=None, help="write the dance (.npz)")
+    args = ap.parse_args(argv)
+    try:
+        r = render_torch(
+            args.checkpoint, args.audio, args.style, duration=args.duration, threads=args.threads
+        )
+    except (LivedanceError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    ms = r["step_ms"][1:]  # the first step pays one-time allocations
+    print(
+        f"{len(r['joints'])} frames, {len(r['beat_times'])} beats; LSTM step per frame "
+        f"({args.threads} thread(s)): p50 {np.percentile(ms, 50) * 1e3:.0f} us, "
+        f"p99 {np.percentile(ms, 99) * 1e3:.0f} us, max {ms.max() * 1e3:.0f} us"
+        if len(ms)
+        else "no frames"
+    )
+    if args.out is not None:
+        print(f"dance: {save_render(r, args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
