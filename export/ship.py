@@ -1,0 +1,120 @@
+"""Ship a trained DanceNet as the package's default model, with its model card.
+
+``python -m export.ship runs/dancenet_gmm/best.pt [--quality quality.json]``
+
+Writes ``livedance/models/default.onnx`` (the step model, metadata inside: data, split, config,
+validation loss, commit) and ``livedance/models/default.md`` (the model card people read: data and
+its citation, split, configuration, training, metrics from ``benchmarks/quality.py``'s JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from export.step import _git_commit, export_step_model, load_checkpoint
+
+MODELS = Path(__file__).resolve().parent.parent / "livedance" / "models"
+
+
+def _training_state(checkpoint: Path) -> dict[str, Any]:
+    state = torch.load(str(checkpoint), map_location="cpu", weights_only=False).get("train_state")
+    if not isinstance(state, dict):
+        return {}
+    return {"step": state.get("step"), "epoch": state.get("epoch"), "best_val": state.get("best")}
+
+
+def model_card(
+    meta: dict[str, Any], training: dict[str, Any], quality: dict[str, Any] | None
+) -> str:
+    """The model card (markdown) of a shipped model."""
+    trained = meta["trained_on"]
+    split = trained.get("split", {})
+    cfg = trained.get("config", {})
+    model_cfg = cfg.get("model", {})
+    train = cfg.get("train", {})
+    lines = [
+        "# livedance default model: DanceNet (GMM)",
+        "",
+        "A DanceNet (dilated causal gated convolutions, Gaussian-mixture output, contact logits)",
+        "exported as a one-frame ONNX step model with all layers' history in one ring tensor.",
+        "",
+        "## Data",
+        f"- {trained.get('dataset', '?')}",
+        f"- Cite: {trained.get('citation', '?')}",
+        "- 43 music + 3D dance pairs (waltz, rumba, cha-cha, tango), 25 fps capture resampled to "
+        f"{meta['fps']} fps; conditioning from livedance's own live FeatureExtractor.",
+        "- Split by song (training/split.json): "
+        + "; ".join(f"{k} {len(v)}: {', '.join(v)}" for k, v in split.items()),
+        "",
+        "## Model",
+        f"- {meta['layers']} layers, dilations {model_cfg.get('dilations')}, "
+        f"{meta['residual_channels']} residual / {model_cfg.get('skip_channels')} skip channels, "
+        f"K = {meta['gmm_components']} mixture components, receptive field "
+        f"{meta['receptive_field']} frames ({meta['receptive_field'] / meta['fps']:.2f} s).",
+        f"- Inputs: {len(meta['feature_names'])} music features "
+        f"({', '.join(meta['feature_names'])}),"
+        f" styles {', '.join(meta['style_names'])}, previous pose ({len(meta['pose_names'])} "
+        "features: root height, planar velocity and yaw rate in the facing frame, joints relative "
+        "to the root); outputs a GMM over the next pose and two foot-contact logits.",
+        f"- Skeleton: {len(meta['joint_names'])} joints ({', '.join(meta['joint_names'])}).",
+        "",
+        "## Training",
+        f"- Loss {cfg.get('loss')}, Gaussian input noise std {train.get('noise_std')}, "
+        f"batch {train.get('batch_size')} windows of "
+        f"{cfg.get('data', {}).get('window')} frames, Adam lr {train.get('lr')}, "
+        f"seed {cfg.get('seed')}.",
+        f"- Trained {training.get('step')} steps ({training.get('epoch')} epochs); best validation "
+        f"loss {training.get('best_val')} (nats per frame, negative log-likelihood + contact BCE).",
+        f"- Commit: {trained.get('commit') or _git_commit()}.",
+    ]
+    if quality:
+        lines += [
+            "",
+            "## Metrics (held-out test songs, `python -m benchmarks.quality`)",
+            "",
+            "| system | FID_k | FID_g | Div_k | BAS | hit rate | foot skate (m/s) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, m in quality.get("systems", {}).items():
+            lines.append(
+                f"| {name} | {m['fid_k']:.2f} | {m['fid_g']:.2f} | {m['div_k']:.2f} | "
+                f"{m['bas']:.3f} | {m['hit_rate']:.3f} | {m['foot_skate']:.3f} |"
+            )
+        if quality.get("style_accuracy") is not None:
+            lines.append(f"\nStyle classifier accuracy: {quality['style_accuracy']}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m export.ship", description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoint", type=Path)
+    ap.add_argument("--quality", type=Path, help="benchmarks/quality.py --json output")
+    ap.add_argument("--out", type=Path, default=MODELS / "default.onnx")
+    args = ap.parse_args(argv)
+
+    model, metadata = load_checkpoint(args.checkpoint)
+    training = _training_state(args.checkpoint)
+    metadata.setdefault("trained_on", {})
+    metadata["trained_on"] = {**metadata["trained_on"], "training": training}
+    if not metadata["trained_on"].get("commit"):
+        metadata["trained_on"]["commit"] = _git_commit()
+    quality = json.loads(args.quality.read_text()) if args.quality else None
+    if quality:
+        metadata["trained_on"]["metrics"] = quality.get("systems", {}).get("dancenet_gmm")
+    meta = export_step_model(model, metadata, args.out)
+    card = args.out.with_suffix(".md")
+    card.write_text(model_card(meta.to_dict(), training, quality))
+    size = args.out.stat().st_size / 1e6
+    print(f"wrote {args.out} ({size:.1f} MB) and {card}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
