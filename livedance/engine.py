@@ -151,6 +151,7 @@ class Engine:
             [meta.joint_names.index(name) for name in meta.contact_joints],
             meta.fps,
             batch=b,
+            bone_tolerance=0.02,  # rigid enough for an avatar; the capture itself varies ~3%
             stage_radius=stage_radius,
         )
         self.root_index = int(np.flatnonzero(np.asarray(meta.joint_parents) < 0)[0])
