@@ -54,6 +54,9 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--energy", type=float, default=1.0, help="motion energy scale [0, 2]")
     p.add_argument("--seed", type=int, default=0, help="random seed of the dance")
     p.add_argument("--dancers", type=int, default=1, help="dancers advanced together (batch)")
+    p.add_argument(
+        "--foot-lock", action="store_true", help="pin feet in contact (trades sliding for jitter)"
+    )
     p.add_argument("--duration", type=float, help="stop after this many seconds of audio")
     p.add_argument("--model", type=Path, help="ONNX step model (default: the shipped model)")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
@@ -158,7 +161,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         else None
     )
     with OscSender(targets) as sender:
-        engine = Engine(source, model, controls, layout, sender, style_source=auto)  # type: ignore[arg-type]
+        engine = Engine(
+            source,  # type: ignore[arg-type]
+            model,
+            controls,
+            layout,
+            sender,
+            foot_lock=args.foot_lock,
+            style_source=auto,  # type: ignore[arg-type]
+        )
         if control is not None:
             control.start()
         worker = engine.run_in_thread(args.duration)

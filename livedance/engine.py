@@ -113,6 +113,8 @@ class Engine:
     sender : UDP sender to every target; None for offline rendering.
     max_backlog : hops the worker may lag before it skips to the newest audio.
     stage_radius : soft bound (m) on each dancer's distance from its start position.
+    foot_lock : pin feet the model says are in contact (off by default: on ballroom data, whose
+        feet glide and pivot while touching the floor, pinning them makes the root jitter).
     style_source : optional callable returning style weights (S,) per frame (automatic style);
         the style in ``controls`` is used while it returns None, and a style set in ``controls``
         after the start (control port) wins: it turns the automatic style off.
@@ -128,6 +130,7 @@ class Engine:
         *,
         max_backlog: int = 3,
         stage_radius: float | None = 2.5,
+        foot_lock: bool = False,
         style_source: Callable[[np.ndarray], np.ndarray | None] | None = None,
     ) -> None:
         meta = model.meta
@@ -152,6 +155,7 @@ class Engine:
             meta.fps,
             batch=b,
             bone_tolerance=0.02,  # rigid enough for an avatar; the capture itself varies ~3%
+            foot_lock=foot_lock,
             stage_radius=stage_radius,
         )
         self.root_index = int(np.flatnonzero(np.asarray(meta.joint_parents) < 0)[0])
