@@ -7,9 +7,10 @@ The LSTM has no ONNX step graph, so this module replaces only the model stage of
 hop over :func:`livedance.audio.load_audio`, the same feature normalisation (non-finite values
 become the feature mean), the network stepped one frame at a time in torch with its ``(h, c)``
 kept and its predicted mean fed back as the previous pose (an MSE model has nothing to sample),
-contacts from ``logit > 0`` and :class:`~livedance.pose.PoseDecoder` with the engine's stage
-radius and start position. The frame count follows the engine: one frame per hop, a last partial
-hop zero-padded, and ``duration`` cuts after ``floor(duration * rate / hop)`` frames.
+contacts from ``logit > 0`` and :class:`~livedance.pose.PoseDecoder` with the engine's bone
+tolerance, foot lock default, stage radius and start position (:func:`make_decoder`). The frame
+count follows the engine: one frame per hop, a last partial hop zero-padded, and ``duration``
+cuts after ``floor(duration * rate / hop)`` frames.
 """
 
 from __future__ import annotations
@@ -33,10 +34,13 @@ from livedance.pose import PoseDecoder
 from livedance.render import save_render
 from training.lstm import DanceLSTM, LSTMConfig
 
-__all__ = ["STAGE_RADIUS", "load_lstm", "main", "render_torch"]
+__all__ = ["BONE_TOLERANCE", "STAGE_RADIUS", "load_lstm", "main", "make_decoder", "render_torch"]
 
 STAGE_RADIUS = 2.5
 """Soft bound (m) on the dancer's distance from its start, as :class:`livedance.engine.Engine`."""
+
+BONE_TOLERANCE = 0.02
+"""Allowed relative bone length deviation, as :class:`livedance.engine.Engine`."""
 
 _META_KEYS = (
     "sample_rate",
@@ -110,6 +114,32 @@ def load_lstm(checkpoint: str | os.PathLike[str]) -> tuple[DanceLSTM, dict[str, 
     return model.eval(), meta
 
 
+def make_decoder(meta: dict[str, Any], foot_lock: bool = False) -> PoseDecoder:
+    """The pose decoder of one dancer as :class:`livedance.engine.Engine` builds it, reset to the
+    engine's start (origin, facing +z).
+
+    Parameters
+    ----------
+    meta : model metadata (``joint_names``, ``joint_parents``, ``joint_offsets``,
+        ``contact_joints``, ``fps``).
+    foot_lock : pin feet in contact (the engine's default is off).
+    """
+    names = list(meta["joint_names"])
+    decoder = PoseDecoder(
+        names,
+        meta["joint_parents"],
+        meta["joint_offsets"],
+        [names.index(c) for c in meta["contact_joints"]],
+        float(meta["fps"]),
+        batch=1,
+        bone_tolerance=BONE_TOLERANCE,
+        foot_lock=foot_lock,
+        stage_radius=STAGE_RADIUS,
+    )
+    decoder.reset(np.zeros((1, 2)))
+    return decoder
+
+
 def render_torch(
     checkpoint: str | os.PathLike[str],
     audio_path: str | os.PathLike[str],
@@ -117,6 +147,7 @@ def render_torch(
     seed: int = 0,
     duration: float | None = None,
     threads: int = 1,
+    foot_lock: bool = False,
 ) -> dict[str, Any]:
     """Dance an LSTM checkpoint to an audio file; the dict of :func:`livedance.render.render`.
 
@@ -129,6 +160,7 @@ def render_torch(
     duration : seconds of audio to render (default: all).
     threads : torch CPU threads while rendering (restored after); one batch-1 step gains
         nothing from more, and extra threads contend with anything else on the machine.
+    foot_lock : pin feet in contact (off by default, as the engine).
 
     Returns
     -------
@@ -167,16 +199,7 @@ def render_torch(
     p_mean = np.asarray(meta["pose_mean"], np.float32)
     p_std = np.asarray(meta["pose_std"], np.float32)
     joint_names = list(meta["joint_names"])
-    decoder = PoseDecoder(
-        joint_names,
-        meta["joint_parents"],
-        meta["joint_offsets"],
-        [joint_names.index(c) for c in meta["contact_joints"]],
-        float(meta["fps"]),
-        batch=1,
-        stage_radius=STAGE_RADIUS,
-    )
-    decoder.reset(np.zeros((1, 2)))
+    decoder = make_decoder(meta, foot_lock)
     features = FeatureExtractor(sample_rate=sr, hop=hop)
     torch.manual_seed(seed)
 

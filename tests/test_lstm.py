@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from benchmarks.torch_render import load_lstm, render_torch
+from benchmarks.torch_render import load_lstm, make_decoder, render_torch
 from livedance.config import HOP, SAMPLE_RATE, STYLES
 from livedance.errors import ModelError
 from livedance.features import FEATURE_NAMES, FeatureExtractor
@@ -163,6 +163,36 @@ def test_render_torch_matches_the_live_path_clock(
         mine = render_torch(ck, wav, "rumba", duration=duration)
         assert len(mine["joints"]) == len(live["joints"])
         np.testing.assert_array_equal(mine["beat_times"], live["beat_times"])
+
+
+@pytest.mark.parametrize("foot_lock", [False, True])
+def test_decoder_is_the_engines(
+    song: tuple[Path, Path, np.ndarray], tmp_path: Path, foot_lock: bool
+) -> None:
+    """Fed the same poses and contacts, make_decoder and the engine's decoder place the same
+    joints (bone tolerance, foot lock, stage bound and start alike)."""
+    from livedance.audio import FileSource
+    from livedance.control import Controls
+    from livedance.engine import Engine
+    from livedance.step import DanceStep
+    from tests.model_fixtures import make_random_model
+
+    step = DanceStep(make_random_model(tmp_path / "tiny.onnx"))
+    controls = Controls(step.meta.style_names, style="waltz")
+    engine = Engine(
+        FileSource(song[1], realtime=False), step, controls, None, None, foot_lock=foot_lock
+    )
+    mine = make_decoder(step.meta.to_dict(), foot_lock)
+    rng = np.random.default_rng(0)
+    mean, std = step.pose_mean, step.pose_std
+    for t in range(400):
+        # a drifting, turning walk with alternating contacts and some bones off their length
+        pose = (mean + 3.0 * std * rng.standard_normal(len(mean))).astype(np.float32)[None]
+        pose[0, 1:4] = [0.01, 0.03, 0.02]
+        feet = np.array([[t // 20 % 2, 1 - t // 20 % 2]], np.float32)
+        np.testing.assert_array_equal(
+            mine.process(pose, feet), engine.decoder.process(pose, feet), err_msg=f"frame {t}"
+        )
 
 
 def test_render_torch_is_causal(song: tuple[Path, Path, np.ndarray], tmp_path: Path) -> None:
