@@ -28,19 +28,14 @@ import torch
 
 from livedance.audio import load_audio
 from livedance.config import SAMPLE_RATE
+from livedance.engine import make_decoder as engine_decoder
 from livedance.errors import LivedanceError, ModelError
 from livedance.features import FEATURE_NAMES, FeatureExtractor
 from livedance.pose import PoseDecoder
 from livedance.render import save_render
 from training.lstm import DanceLSTM, LSTMConfig
 
-__all__ = ["BONE_TOLERANCE", "STAGE_RADIUS", "load_lstm", "main", "make_decoder", "render_torch"]
-
-STAGE_RADIUS = 2.5
-"""Soft bound (m) on the dancer's distance from its start, as :class:`livedance.engine.Engine`."""
-
-BONE_TOLERANCE = 0.02
-"""Allowed relative bone length deviation, as :class:`livedance.engine.Engine`."""
+__all__ = ["load_lstm", "main", "make_decoder", "render_torch"]
 
 _META_KEYS = (
     "sample_rate",
@@ -115,27 +110,8 @@ def load_lstm(checkpoint: str | os.PathLike[str]) -> tuple[DanceLSTM, dict[str, 
 
 
 def make_decoder(meta: dict[str, Any], foot_lock: bool = False) -> PoseDecoder:
-    """The pose decoder of one dancer as :class:`livedance.engine.Engine` builds it, reset to the
-    engine's start (origin, facing +z).
-
-    Parameters
-    ----------
-    meta : model metadata (``joint_names``, ``joint_parents``, ``joint_offsets``,
-        ``contact_joints``, ``fps``).
-    foot_lock : pin feet in contact (the engine's default is off).
-    """
-    names = list(meta["joint_names"])
-    decoder = PoseDecoder(
-        names,
-        meta["joint_parents"],
-        meta["joint_offsets"],
-        [names.index(c) for c in meta["contact_joints"]],
-        float(meta["fps"]),
-        batch=1,
-        bone_tolerance=BONE_TOLERANCE,
-        foot_lock=foot_lock,
-        stage_radius=STAGE_RADIUS,
-    )
+    """One dancer's pose decoder exactly as the engine builds it, reset to the engine's start."""
+    decoder = engine_decoder(meta, 1, foot_lock=foot_lock)
     decoder.reset(np.zeros((1, 2)))
     return decoder
 

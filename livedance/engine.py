@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from livedance.audio import AudioSource, HopInfo
 from livedance.control import Controls
 from livedance.features import FeatureExtractor
+from livedance.metadata import ModelMetadata
 from livedance.osc import EventMessages, Layout, OscSender
 from livedance.pose import PoseDecoder
 from livedance.sampler import GmmSampler, contacts
@@ -32,6 +34,45 @@ from livedance.step import DanceStep
 
 STAGES = ("wait", "features", "step", "sample_decode", "encode_send")
 """Per-frame stages timed by :class:`LatencyLog`, in order."""
+
+
+BONE_TOLERANCE = 0.02
+"""Bones are held within 2% of the skeleton: rigid enough for an avatar (the capture varies ~3%)."""
+
+STAGE_RADIUS = 2.5
+"""Soft bound (m) on each dancer's distance from the stage centre."""
+
+
+def make_decoder(
+    meta: ModelMetadata | Mapping[str, Any],
+    batch: int = 1,
+    foot_lock: bool = False,
+    stage_radius: float | None = STAGE_RADIUS,
+) -> PoseDecoder:
+    """The pose decoder of a model's skeleton as the engine uses it (also for offline renderers).
+
+    Parameters
+    ----------
+    meta : the model's metadata, or a checkpoint's metadata dict (joint_names, joint_parents,
+        joint_offsets, contact_joints, fps).
+    batch : dancers B.
+    foot_lock : pin feet in contact (off by default: on ballroom data, whose feet glide and pivot
+        while touching the floor, pinning them makes the root jitter).
+    stage_radius : soft bound (m) on each dancer's distance from the origin; None for none.
+    """
+    m = meta.to_dict() if isinstance(meta, ModelMetadata) else meta
+    names = list(m["joint_names"])
+    return PoseDecoder(
+        names,
+        m["joint_parents"],
+        m["joint_offsets"],
+        [names.index(name) for name in m["contact_joints"]],
+        float(m["fps"]),
+        batch=batch,
+        bone_tolerance=BONE_TOLERANCE,
+        foot_lock=foot_lock,
+        stage_radius=stage_radius,
+    )
 
 
 class LatencyLog:
@@ -112,9 +153,7 @@ class Engine:
     layout : the OSC pose layout (its ``datagrams`` are sent every frame); None sends nothing.
     sender : UDP sender to every target; None for offline rendering.
     max_backlog : hops the worker may lag before it skips to the newest audio.
-    stage_radius : soft bound (m) on each dancer's distance from its start position.
-    foot_lock : pin feet the model says are in contact (off by default: on ballroom data, whose
-        feet glide and pivot while touching the floor, pinning them makes the root jitter).
+    stage_radius, foot_lock : see :func:`make_decoder`.
     style_source : optional callable returning style weights (S,) per frame (automatic style);
         the style in ``controls`` is used while it returns None, and a style set in ``controls``
         after the start (control port) wins: it turns the automatic style off.
@@ -129,7 +168,7 @@ class Engine:
         sender: OscSender | None,
         *,
         max_backlog: int = 3,
-        stage_radius: float | None = 2.5,
+        stage_radius: float | None = STAGE_RADIUS,
         foot_lock: bool = False,
         style_source: Callable[[np.ndarray], np.ndarray | None] | None = None,
     ) -> None:
@@ -147,17 +186,7 @@ class Engine:
         b = model.batch
         self.features = FeatureExtractor(sample_rate=meta.sample_rate, hop=meta.hop)
         self.sampler = GmmSampler(b, meta.gmm_components, meta.pose_dim, seed=controls.seed or 0)
-        self.decoder = PoseDecoder(
-            meta.joint_names,
-            meta.joint_parents,
-            meta.joint_offsets,
-            [meta.joint_names.index(name) for name in meta.contact_joints],
-            meta.fps,
-            batch=b,
-            bone_tolerance=0.02,  # rigid enough for an avatar; the capture itself varies ~3%
-            foot_lock=foot_lock,
-            stage_radius=stage_radius,
-        )
+        self.decoder = make_decoder(meta, b, foot_lock=foot_lock, stage_radius=stage_radius)
         self.root_index = int(np.flatnonzero(np.asarray(meta.joint_parents) < 0)[0])
         self.start_xz = np.zeros((b, 2))
         self.start_xz[:, 0] = (np.arange(b) - (b - 1) / 2) * 1.5  # dancers side by side, 1.5 m
