@@ -213,6 +213,7 @@ def render_dances(
     songs: Sequence[tuple[str, str, np.ndarray]],
     seed: int = 0,
     progress: Callable[[], None] | None = None,
+    temperature: float | None = None,
 ) -> list[Dance]:
     """Dance one model to each song through the live path (:func:`livedance.render.render`).
 
@@ -225,6 +226,7 @@ def render_dances(
         does not know falls back to its first.
     seed : sampling seed.
     progress : called after each song.
+    temperature : sampling temperature of GMM models (default: the engine's).
 
     Returns
     -------
@@ -248,7 +250,7 @@ def render_dances(
 
                 r = render_torch(path, wav, known, seed=seed)
             else:
-                r = render(wav, path, known, seed=seed)
+                r = render(wav, path, known, seed=seed, temperature=temperature)
             if not bool(r["complete"]):
                 raise LivedanceError(f"{path.name} on {name}: render broke off: {r['error']}")
             out.append(
@@ -594,6 +596,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--hit-tolerance", type=float, default=0.1, help="hit rate tolerance (s)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="GMM sampling temperature",
+    )
     ap.add_argument("--style-accuracy", default=None, metavar="X|FILE")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--plot", type=Path, default=None, help="draw beats of one song (.png)")
@@ -645,7 +653,9 @@ def _run(args: argparse.Namespace) -> int:
     dances: dict[str, list[Dance]] = {"ground_truth": test}
     with tqdm(total=len(models) * len(songs), desc="render") as bar:
         for name, path in models.items():
-            dances[name] = render_dances(path, songs, args.seed, lambda: bar.update())
+            dances[name] = render_dances(
+                path, songs, args.seed, lambda: bar.update(), args.temperature
+            )
             results[name] = evaluate(dances[name], reference, None, args.hit_tolerance)
 
     style_accuracy = read_style_accuracy(args.style_accuracy)

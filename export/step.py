@@ -338,7 +338,22 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[DanceNet, dict[str, A
             raise ValueError(f"{path}: checkpoint has no '{key}'")
     model = DanceNet(DanceNetConfig.from_dict(ckpt["config"]))
     model.load_state_dict(ckpt["state_dict"])
-    return model.eval(), dict(ckpt["metadata"])
+    metadata = dict(ckpt["metadata"])
+    if metadata.get("trained_on", {}).get("config", {}).get("loss") == "mse":
+        point_estimate_head(model)
+    return model.eval(), metadata
+
+
+def point_estimate_head(model: DanceNet) -> None:
+    """Make an MSE-trained DanceNet a point predictor: its (untrained) log-std outputs become the
+    floor ``min_log_std``, so sampling returns the predicted mean, as the MSE model means it."""
+    cfg = model.cfg
+    k, p = cfg.gmm_components, cfg.pose_dim
+    rows = slice(k + k * p, k + 2 * k * p)
+    with torch.no_grad():
+        model.head2.weight[rows] = 0.0
+        if model.head2.bias is not None:
+            model.head2.bias[rows] = cfg.min_log_std
 
 
 def export_checkpoint(

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from livedance.config import DEFAULT_OSC_TARGET
+from livedance.config import DEFAULT_OSC_TARGET, DEFAULT_TEMPERATURE
 from livedance.errors import LivedanceError
 
 DEMO_INPUT = "demo"
@@ -50,7 +50,12 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=None,
         help="dance style name, or 'auto' to follow the music's style (default: the model's first)",
     )
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature [0, 2]")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=DEFAULT_TEMPERATURE,
+        help="sampling temperature [0, 2] (default %(default)s)",
+    )
     p.add_argument("--energy", type=float, default=1.0, help="motion energy scale [0, 2]")
     p.add_argument("--seed", type=int, default=0, help="random seed of the dance")
     p.add_argument("--dancers", type=int, default=1, help="dancers advanced together (batch)")
@@ -89,7 +94,7 @@ def _add_render(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("audio", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="output .npz")
     p.add_argument("--style", default=None, help="dance style name, or 'auto'")
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
     p.add_argument("--energy", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--duration", type=float, help="seconds of audio to render (default: all)")

@@ -22,4 +22,10 @@ WINDOW = 1024
 STYLES = ("waltz", "rumba", "chacha", "tango")
 """Dance styles of the training data, in the order of the model's style input."""
 
+DEFAULT_TEMPERATURE = 0.2
+"""Sampling temperature of ``serve`` and ``render`` (chosen on the validation songs)."""
+
+SAMPLING_CORRELATION = 0.97
+"""Frame-to-frame correlation of the GMM draws (see :class:`livedance.sampler.GmmSampler`)."""
+
 DEFAULT_OSC_TARGET = ("127.0.0.1", 9000)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from livedance.audio import AudioSource, HopInfo
+from livedance.config import SAMPLING_CORRELATION
 from livedance.control import Controls
 from livedance.features import FeatureExtractor
 from livedance.metadata import ModelMetadata
@@ -185,7 +186,13 @@ class Engine:
         self.frame_budget_ns = int(1e9 * meta.hop / meta.sample_rate)
         b = model.batch
         self.features = FeatureExtractor(sample_rate=meta.sample_rate, hop=meta.hop)
-        self.sampler = GmmSampler(b, meta.gmm_components, meta.pose_dim, seed=controls.seed or 0)
+        self.sampler = GmmSampler(
+            b,
+            meta.gmm_components,
+            meta.pose_dim,
+            seed=controls.seed or 0,
+            correlation=SAMPLING_CORRELATION,
+        )
         self.decoder = make_decoder(meta, b, foot_lock=foot_lock, stage_radius=stage_radius)
         self.root_index = int(np.flatnonzero(np.asarray(meta.joint_parents) < 0)[0])
         self.start_xz = np.zeros((b, 2))

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from livedance.audio import FileSource
+from livedance.config import DEFAULT_TEMPERATURE
 from livedance.control import Controls
 from livedance.engine import Engine
 from livedance.step import DEFAULT_MODEL, DanceStep
@@ -25,7 +26,7 @@ def render(
     model_path: str | os.PathLike[str] | None = None,
     style: str | None = None,
     seed: int = 0,
-    temperature: float = 1.0,
+    temperature: float | None = None,
     energy: float = 1.0,
     duration: float | None = None,
     style_source: Callable[[np.ndarray], np.ndarray | None] | None = None,
@@ -38,7 +39,7 @@ def render(
     audio_path : any file ``livedance serve --input`` takes.
     model_path : ONNX step model (default: the shipped one).
     style : style name (default: the model's first style).
-    seed, temperature, energy : as the live controls.
+    seed, temperature, energy : as the live controls (temperature default: the engine's).
     duration : seconds of audio to render (default: all).
     style_source : automatic style (see :class:`livedance.engine.Engine`).
     progress : called with the number of frames rendered so far, now and then.
@@ -52,7 +53,11 @@ def render(
     meta = model.meta
     name = style or meta.style_names[0]
     controls = Controls(
-        meta.style_names, style=name, temperature=temperature, energy=energy, seed=seed
+        meta.style_names,
+        style=name,
+        temperature=DEFAULT_TEMPERATURE if temperature is None else temperature,
+        energy=energy,
+        seed=seed,
     )
     source = FileSource(audio_path, realtime=False)
     engine = Engine(source, model, controls, None, None, style_source=style_source)

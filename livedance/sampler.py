@@ -48,8 +48,11 @@ def _sample_gmm(
     state: np.ndarray,
     out: np.ndarray,
     component: np.ndarray,
+    rho: float,
+    noise: np.ndarray,
 ) -> None:
     n_batch, k_count = logits.shape
+    keep = math.sqrt(1.0 - rho * rho)
     p_dim = mean.shape[2]
     for b in range(n_batch):
         best = 0
@@ -74,17 +77,24 @@ def _sample_gmm(
             if u <= acc:
                 chosen = k
                 break
+        # correlated in time: keep the last component with probability rho
+        if rho > 0.0 and _uniform(state, b) <= rho:
+            chosen = component[b]
         component[b] = chosen
         for p in range(0, p_dim, 2):
             r = math.sqrt(-2.0 * math.log(_uniform(state, b)))
             phi = 2.0 * math.pi * _uniform(state, b)
-            out[b, p] = mean[b, chosen, p] + math.exp(log_std[b, chosen, p]) * temperature * (
-                r * math.cos(phi)
+            # AR(1) noise: unit variance every frame, correlation rho between frames
+            noise[b, p] = rho * noise[b, p] + keep * r * math.cos(phi)
+            out[b, p] = (
+                mean[b, chosen, p] + math.exp(log_std[b, chosen, p]) * temperature * (noise[b, p])
             )
             if p + 1 < p_dim:
                 q = p + 1
-                out[b, q] = mean[b, chosen, q] + math.exp(log_std[b, chosen, q]) * temperature * (
-                    r * math.sin(phi)
+                noise[b, q] = rho * noise[b, q] + keep * r * math.sin(phi)
+                out[b, q] = (
+                    mean[b, chosen, q]
+                    + math.exp(log_std[b, chosen, q]) * temperature * (noise[b, q])
                 )
 
 
@@ -105,15 +115,30 @@ class GmmSampler:
     components : K, GMM components.
     pose_dim : P, pose features.
     seed : RNG seed; :meth:`reseed` changes it live, :meth:`reset` restarts its stream.
+    correlation : rho in [0, 1): correlation of the draws between successive frames. 0 draws
+        every frame independently; rho > 0 keeps the last component with probability rho and
+        makes the Gaussian noise an AR(1) process (unit variance, so each frame's marginal is
+        still the GMM's) instead of white noise, which at 60 fps reads as jitter.
 
     Attributes
     ----------
     component : (B,) int64, the component chosen for each dancer at the last draw.
     """
 
-    def __init__(self, batch: int, components: int, pose_dim: int, seed: int = 0) -> None:
+    def __init__(
+        self,
+        batch: int,
+        components: int,
+        pose_dim: int,
+        seed: int = 0,
+        correlation: float = 0.0,
+    ) -> None:
+        if not 0.0 <= correlation < 1.0:
+            raise LivedanceError(f"sampling correlation must be in [0, 1), got {correlation}")
         self.batch, self.components, self.pose_dim = batch, components, pose_dim
+        self.correlation = float(correlation)
         self._state = np.zeros(batch, np.uint64)
+        self._noise = np.zeros((batch, pose_dim), np.float64)
         self.component = np.zeros(batch, np.int64)
         self.seed = 0
         self.reseed(seed)
@@ -122,6 +147,8 @@ class GmmSampler:
         """Restart every dancer's random stream from ``seed`` (any int; taken mod 2**64)."""
         self.seed = int(seed) % (1 << 64)
         _seed_states(np.uint64(self.seed), self._state)
+        self._noise.fill(0.0)
+        self.component.fill(0)
 
     def reset(self) -> None:
         """Restart the random streams from the current seed."""
@@ -159,7 +186,17 @@ class GmmSampler:
             )
         if out.shape != (b, p):
             raise LivedanceError(f"output shape {out.shape} is not (B, P) = ({b}, {p})")
-        _sample_gmm(logits, mean, log_std, float(temperature), self._state, out, self.component)
+        _sample_gmm(
+            logits,
+            mean,
+            log_std,
+            float(temperature),
+            self._state,
+            out,
+            self.component,
+            self.correlation,
+            self._noise,
+        )
         return out
 
 

@@ -79,3 +79,29 @@ def test_contacts_threshold() -> None:
     out = np.zeros((2, 2), bool)
     contacts(np.array([[-0.1, 0.1], [3.0, -3.0]], np.float32), out)
     np.testing.assert_array_equal(out, [[False, True], [True, False]])
+
+
+def test_correlated_draws_keep_the_marginal_and_have_lag_one_correlation_rho() -> None:
+    """AR(1) noise: each frame still N(mean, std^2); successive frames correlate by rho."""
+    rho, std = 0.9, 0.5
+    sampler = GmmSampler(1, 1, 2, seed=7, correlation=rho)
+    logits = np.zeros((1, 1), np.float32)
+    mean = np.full((1, 1, 2), 2.0, np.float32)
+    log_std = np.full((1, 1, 2), np.log(std), np.float32)
+    out = np.zeros((1, 2), np.float32)
+    draws = np.empty((40_000, 2))
+    for t in range(len(draws)):
+        draws[t] = sampler.sample(logits, mean, log_std, 1.0, out)[0]
+    x = draws[1000:, 0]
+    assert x.mean() == pytest.approx(2.0, abs=0.03)
+    assert x.std() == pytest.approx(std, rel=0.05)
+    lag1 = np.corrcoef(x[:-1], x[1:])[0, 1]
+    assert lag1 == pytest.approx(rho, abs=0.02)
+    independent = GmmSampler(1, 1, 2, seed=7)
+    y = np.array([independent.sample(logits, mean, log_std, 1.0, out)[0, 0] for _ in range(20_000)])
+    assert abs(np.corrcoef(y[:-1], y[1:])[0, 1]) < 0.03
+
+
+def test_correlation_outside_its_range_is_refused() -> None:
+    with pytest.raises(LivedanceError, match="correlation"):
+        GmmSampler(1, 1, 2, correlation=1.0)
