@@ -27,7 +27,7 @@ from training.dancenet import DanceNet, DanceNetConfig
 OPSET = 17
 
 
-class _Graph:
+class GraphBuilder:
     """Small builder: unique names, constants as initializers."""
 
     def __init__(self) -> None:
@@ -58,9 +58,12 @@ class _Graph:
         self.nodes.append(helper.make_node(op_type, inputs, outs, **attrs))
         return outs[0] if n_out == 1 else outs
 
-    def gemm(self, x: str, w: np.ndarray, b: np.ndarray, hint: str) -> str:
-        """x (B, in) @ w (in, out) + b (out,)."""
-        return self.op("Gemm", [x, self.const(w, hint + "_w"), self.const(b, hint + "_b")], hint)
+    def gemm(
+        self, x: str, w: np.ndarray, b: np.ndarray | str, hint: str, out: str | None = None
+    ) -> str:
+        """x (B, in) @ w (in, out) + b (out,) (b: values, or the name of a tensor)."""
+        bias = b if isinstance(b, str) else self.const(b, hint + "_b")
+        return self.op("Gemm", [x, self.const(w, hint + "_w"), bias], hint, out=out)
 
 
 def _np(t: torch.Tensor | None) -> np.ndarray:
@@ -68,7 +71,7 @@ def _np(t: torch.Tensor | None) -> np.ndarray:
     return t.detach().cpu().double().numpy()
 
 
-def _head_outputs(g: _Graph, y: str, cfg: DanceNetConfig) -> None:
+def _head_outputs(g: GraphBuilder, y: str, cfg: DanceNetConfig) -> None:
     """Split the head output y (B, head_dim) into the four named GMM / contact graph outputs."""
     k, p = cfg.gmm_components, cfg.pose_dim
     bounds = [0, k, k + k * p, k + 2 * k * p, cfg.head_dim]
@@ -100,7 +103,7 @@ def build_step_graph(model: DanceNet, opset: int = OPSET) -> onnx.ModelProto:
     r, n_layers, h = cfg.ring_length, cfg.layers, cfg.residual_channels
     taps = cfg.kernel_size - 1
     layers = model.gated_layers()
-    g = _Graph()
+    g = GraphBuilder()
 
     cs = g.op("Concat", ["cond", "style"], "cs", axis=1)
     inp = g.op("Concat", ["prev_pose", cs], "inp", axis=1)
@@ -210,7 +213,7 @@ def build_window_graph(model: DanceNet, opset: int = OPSET) -> onnx.ModelProto:
         cfg.n_styles,
         cfg.gmm_components,
     )
-    g = _Graph()
+    g = GraphBuilder()
 
     def conv(x: str, conv_mod: torch.nn.Conv1d, hint: str, dilation: int = 1) -> str:
         w = g.const(_np(conv_mod.weight), hint + "_w")

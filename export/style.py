@@ -23,55 +23,15 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
+from export.step import GraphBuilder
 from livedance import config as ld_config
 from livedance.style import FORMAT_VERSION, METADATA_KEY, parse_metadata
 from training.style_classifier import CLAMP, StyleNet, load_checkpoint
 
 OPSET = 17
 DEFAULT_OUT = Path("livedance/models/style.onnx")
-
-
-class _Graph:
-    """Node list with unique names and constants as initializers."""
-
-    def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.inits: list[onnx.TensorProto] = []
-        self._n = 0
-
-    def const(self, value: Any, hint: str, dtype: Any = np.float32) -> str:
-        self._n += 1
-        name = f"{hint}_{self._n}"
-        self.inits.append(numpy_helper.from_array(np.array(value, dtype=dtype, order="C"), name))
-        return name
-
-    def op(
-        self,
-        op_type: str,
-        inputs: list[str],
-        hint: str,
-        n_out: int = 1,
-        out: str | None = None,
-        **attrs: Any,
-    ) -> Any:
-        if out is not None:
-            outs = [out]
-        else:
-            outs = []
-            for _ in range(n_out):
-                self._n += 1
-                outs.append(f"{hint}_{self._n}")
-        self.nodes.append(helper.make_node(op_type, inputs, outs, **attrs))
-        return outs[0] if n_out == 1 else outs
-
-    def gemm(
-        self, x: str, w: np.ndarray, b: np.ndarray | str, hint: str, out: str | None = None
-    ) -> str:
-        """x (B, in) @ w (in, out) + b."""
-        bias = b if isinstance(b, str) else self.const(b, hint + "_b")
-        return self.op("Gemm", [x, self.const(w, hint + "_w"), bias], hint, out=out)
 
 
 def _np(t: Any) -> np.ndarray:
@@ -90,7 +50,7 @@ def build_step_graph(model: StyleNet, opset: int = OPSET) -> onnx.ModelProto:
     r, n_layers = cfg.ring_length, cfg.layers
     layers = model.conv_layers()
     convs = [cv for cv, _ in layers]
-    g = _Graph()
+    g = GraphBuilder()
 
     lo, hi = g.const(np.float32(-CLAMP), "lo"), g.const(np.float32(CLAMP), "hi")
     xc = g.op("Clip", ["features", lo, hi], "clip")
