@@ -216,7 +216,13 @@ class Engine:
     def warm_up(self) -> None:
         """Run every stage once on silence so JIT compilation and first-call allocations happen
         before the audio starts, not on the first live frames; then start fresh."""
-        self.features.process(self._hop)
+        # a few seconds of clicks reach every code path of the trackers (tempo, phase, melody)
+        n = 3 * self.sample_rate
+        clicks = np.zeros(n, np.float32)
+        for start in range(0, n, self.sample_rate // 2):
+            clicks[start : start + 240] = np.sin(np.arange(240, dtype=np.float32) * 0.3)
+        for i in range(0, n - self.hop + 1, self.hop):
+            self.features.process(clicks[i : i + self.hop])
         self.features.reset()
         self.model.run()
         self.sampler.sample(
