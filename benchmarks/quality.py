@@ -433,6 +433,10 @@ def long_run(
 def _find_accuracy(doc: Any) -> float | None:
     """The first style accuracy found in a (nested) JSON document."""
     if isinstance(doc, dict):
+        held_out = doc.get("accuracy", {})
+        if isinstance(held_out, dict) and isinstance(held_out.get("test"), dict):
+            # the style model's metadata: per-frame accuracy on the held-out test songs
+            return float(held_out["test"]["frame_accuracy"])
         for key in ("style_accuracy", "accuracy", "test_accuracy"):
             if isinstance(doc.get(key), (int, float)):
                 return float(doc[key])
