@@ -334,6 +334,8 @@ class AudioSource:
     def __init__(self, ring: RingBuffer) -> None:
         self.ring = ring
         self.error: LivedanceError | None = None
+        self.abandoned = False
+        """True when a vanished device's stream could not be closed (PortAudio is stuck)."""
         self.underruns = 0
         """Device-reported under/overflows on the output side, or input underflows."""
         self._started = False
@@ -494,6 +496,21 @@ def _find_input(sd: Any, device: int | str | None) -> dict[str, Any]:
     return dict(info)
 
 
+CLOSE_TIMEOUT = 1.0
+"""Seconds to wait for a vanished device's stream to close."""
+
+
+def _abort_and_close(stream: Any, name: str) -> None:
+    try:
+        stream.abort()
+    except Exception as e:  # the device may already be gone
+        log.debug("abort %s: %s", name, e)
+    try:
+        stream.close()
+    except Exception as e:
+        log.debug("close %s: %s", name, e)
+
+
 class MicSource(AudioSource):
     """A sound card input at its native rate, resampled to ``SAMPLE_RATE`` by the reader.
 
@@ -572,15 +589,21 @@ class MicSource(AudioSource):
 
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.abort()
-            except Exception as e:  # the device may already be gone
-                log.debug("abort %s: %s", self.name, e)
-            try:
-                stream.close()
-            except Exception as e:
-                log.debug("close %s: %s", self.name, e)
+        if stream is None:
+            return
+        if self.error is None:
+            _abort_and_close(stream, self.name)
+            return
+        # The device vanished: PortAudio may never return from abort/close (its JACK backend
+        # waits for a server that is gone), so let a daemon thread try and do not wait long.
+        closer = threading.Thread(
+            target=_abort_and_close, args=(stream, self.name), name="livedance-close", daemon=True
+        )
+        closer.start()
+        closer.join(CLOSE_TIMEOUT)
+        if closer.is_alive():
+            self.abandoned = True
+            log.debug("%s: the vanished device did not close; left behind", self.name)
 
     def _stop(self) -> None:
         self._closing = True

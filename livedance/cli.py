@@ -7,6 +7,7 @@ Every user-facing failure is a :class:`livedance.errors.LivedanceError`, printed
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -230,6 +231,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         error = getattr(source, "error", None)
         if error is not None:
             print(f"livedance: error: {error}", file=out)
+            if getattr(source, "abandoned", False):
+                # PortAudio would hang forever shutting down a vanished device at exit.
+                sys.stdout.flush()
+                out.flush()
+                os._exit(1)
             return 1
     return 0
 

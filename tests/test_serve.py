@@ -200,3 +200,47 @@ def test_bad_input_gives_one_line_error(
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("livedance: error: "), run.stderr
     assert expect in lines[0]
+
+
+def test_a_vanishing_device_ends_with_one_line_and_keeps_what_was_sent(model: Path) -> None:
+    """The JACK server (the sound card) dies mid-stream: frames so far were streamed, then one
+    line says what happened, and the process exits instead of hanging in PortAudio."""
+    if shutil.which("jackd") is None:
+        pytest.skip("jackd not installed (apt jackd2)")
+    server = f"livedance-vanish-{os.getpid()}"
+    jackd = subprocess.Popen(
+        ["jackd", "--no-realtime", "-n", server, "-d", "dummy", "-r", "48000", "-p", "512"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    port = _free_udp_port()
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", port))
+    rx.settimeout(0.2)
+    try:
+        time.sleep(1.5)
+        proc = subprocess.Popen(
+            _serve("--input", "mic", "--device", "system", "--osc", f"127.0.0.1:{port}")
+            + ["--model", str(model), "--duration", "60"],
+            env=dict(os.environ, JACK_DEFAULT_SERVER=server),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        received, deadline = 0, time.monotonic() + 30
+        while received < 2 * FPS and time.monotonic() < deadline:
+            try:
+                rx.recv(65536)
+                received += 1
+            except TimeoutError:
+                pass
+        jackd.kill()
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if jackd.poll() is None:
+            jackd.kill()
+        rx.close()
+    assert received >= 2 * FPS
+    assert proc.returncode == 1, err
+    errors = [line for line in err.splitlines() if line.startswith("livedance: error:")]
+    assert len(errors) == 1 and "vanished" in errors[0], err
