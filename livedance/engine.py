@@ -215,8 +215,9 @@ class Engine:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def warm_up(self) -> None:
-        """Run every stage once on silence so JIT compilation and first-call allocations happen
-        before the audio starts, not on the first live frames; then start fresh."""
+        """Run every stage on a few seconds of clicks so JIT compilation and first-call
+        allocations happen before the audio starts, not on the first live frames; then start
+        fresh."""
         # a few seconds of clicks reach every code path of the trackers (tempo, phase, melody)
         n = 3 * self.sample_rate
         clicks = np.zeros(n, np.float32)
@@ -233,8 +234,6 @@ class Engine:
         self.decoder.process(self._pose, self._contacts)
         self.reset()
         self.stats.resets = 0
-
-    # -- lifecycle -------------------------------------------------------------------------------
 
     def reset(self) -> None:
         """Fresh dance: model state, sampler, decoder (features keep following the music)."""
