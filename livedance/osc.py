@@ -462,23 +462,150 @@ class EventMessages:
         return self.onset_datagram
 
 
-LAYOUTS: dict[str, type[NativeLayout] | type[TouchDesignerLayout]] = {
+VMC_PORT = 39539
+"""The VMC protocol's usual receiver port."""
+
+
+class VmcLayout:
+    """VMC protocol (Virtual Motion Capture): one avatar's Unity humanoid bones, local transforms.
+
+    Per frame, in bundles of at most ``MAX_DATAGRAM`` bytes (time tag "immediately"):
+    ``/VMC/Ext/Root/Pos ,sfffffff "root" px py pz qx qy qz qw``, one
+    ``/VMC/Ext/Bone/Pos ,sfffffff <bone> px py pz qx qy qz qw`` per ``livedance.vmc.BONES`` entry
+    (position: the bone's rest offset from its parent; rotation: local, from
+    :class:`livedance.vmc.BoneSolver`), then ``/VMC/Ext/OK ,i 1`` and ``/VMC/Ext/T ,f`` audio
+    time. Unity coordinates: metres, left-handed, y-up.
+
+    Parameters
+    ----------
+    joint_names : sequence of str
+        The skeleton's joints, in the order of ``joints``' second axis.
+    parents : sequence of int
+        Parent joint of each joint, -1 for the root.
+    dancers : int
+        Must be 1: a VMC stream carries one avatar.
+    offsets : (J, 3) array-like
+        Rest offsets of the joints from their parents (m), the model's ``joint_offsets``.
+
+    Raises
+    ------
+    OscError
+        If ``dancers`` != 1, the offsets are missing or the skeleton lacks a needed joint.
+    """
+
+    def __init__(
+        self,
+        joint_names: Sequence[str],
+        parents: Sequence[int],
+        dancers: int = 1,
+        offsets: Sequence[Sequence[float]] | np.ndarray | None = None,
+    ) -> None:
+        from livedance.vmc import BONES, BoneSolver
+
+        if dancers != 1:
+            raise OscError(f"vmc OSC layout: a VMC stream carries one avatar, not {dancers}")
+        if offsets is None:
+            raise OscError("vmc OSC layout needs the skeleton's rest offsets (joint_offsets)")
+        self.dancers = 1
+        self.solver = BoneSolver(joint_names, parents, offsets)
+        self.n_joints = self.solver.n_joints
+        messages = [self._pose_message("/VMC/Ext/Root/Pos", "root")]
+        messages += [self._pose_message("/VMC/Ext/Bone/Pos", b) for b in BONES]
+        ok = bytearray(_message("/VMC/Ext/OK", "i"))
+        ok[-4:] = struct.pack(">i", 1)
+        messages += [bytes(ok), _message("/VMC/Ext/T", "f")]
+        chunks: list[bytes] = []
+        sizes: list[int] = []
+        ends: list[int] = []  # offset of each message's end in the joined buffer
+        size = 0
+        total = 0
+        for msg in messages:
+            if size == 0 or size + 4 + len(msg) > MAX_DATAGRAM:
+                if size:
+                    sizes.append(size)
+                chunks.append(_BUNDLE_HEADER)
+                size = len(_BUNDLE_HEADER)
+                total += size
+            chunks.append(struct.pack(">i", len(msg)) + msg)
+            size += 4 + len(msg)
+            total += 4 + len(msg)
+            ends.append(total)
+        sizes.append(size)
+        self._buffer = bytearray(b"".join(chunks))
+        view = memoryview(self._buffer)
+        self.datagrams: list[memoryview] = []
+        """The bundles to send after each ``write``."""
+        start = 0
+        for s in sizes:
+            self.datagrams.append(view[start : start + s])
+            start += s
+        floats = np.ndarray(len(self._buffer) // 4, dtype=">f4", buffer=self._buffer)
+        # the 7 floats are the last 28 bytes of each pose message
+        pose_ends = np.asarray(ends[: 1 + len(BONES)], dtype=np.intp) // 4
+        first = pose_ends - 7
+        self._root_pos = floats[first[0] : first[0] + 3]
+        floats[first[0] + 6] = 1.0  # root rotation: identity (the Hips turn)
+        rest = self.solver.rest_positions
+        for b in range(len(BONES)):
+            floats[first[1 + b] : first[1 + b] + 3] = rest[b]
+        self._quat_slots = (first[1:, None] + 3 + np.arange(4)).reshape(-1)
+        self._time_slot = ends[-1] // 4 - 1
+        self._floats = floats
+        self._quat = self.solver.local_rotation.reshape(-1)
+
+    @staticmethod
+    def _pose_message(address: str, name: str) -> bytes:
+        return _osc_string(address) + _osc_string(",sfffffff") + _osc_string(name) + b"\x00" * 28
+
+    def write(
+        self,
+        frame_index: Int,
+        audio_time: Real,
+        beat_phase: Real,
+        tempo: Real,
+        root: np.ndarray,
+        joints: np.ndarray,
+    ) -> None:
+        """Solve and write one frame into ``datagrams``; arguments as ``NativeLayout.write``
+        (``frame_index``, ``beat_phase``, ``tempo`` and ``root`` are not part of VMC)."""
+        _check_pose(root, joints, 1, self.n_joints)
+        self.solver.solve(joints[0])
+        self._root_pos[:] = self.solver.root_position
+        self._floats[self._quat_slots] = self._quat
+        self._floats[self._time_slot] = audio_time
+
+
+LAYOUTS: dict[str, type[NativeLayout] | type[TouchDesignerLayout] | type[VmcLayout]] = {
     "native": NativeLayout,
     "touchdesigner": TouchDesignerLayout,
+    "vmc": VmcLayout,
 }
 """Layouts by the name the CLI's ``--layout`` takes."""
 
 
-def make_layout(name: str, joint_names: Sequence[str], dancers: int = 1) -> Layout:
-    """Build a layout by name (``native`` or ``touchdesigner``).
+def make_layout(
+    name: str,
+    joint_names: Sequence[str],
+    dancers: int = 1,
+    parents: Sequence[int] | None = None,
+    offsets: Sequence[Sequence[float]] | np.ndarray | None = None,
+) -> Layout:
+    """Build a layout by name (``native``, ``touchdesigner`` or ``vmc``).
+
+    ``vmc`` also needs the skeleton: ``parents`` and rest ``offsets`` (the model metadata's
+    ``joint_parents`` and ``joint_offsets``); the others ignore them.
 
     Raises
     ------
     OscError
         If the name is unknown or the skeleton does not fit the layout.
     """
-    try:
-        cls = LAYOUTS[name]
-    except KeyError:
-        raise OscError(f"unknown OSC layout {name!r}; choose one of {', '.join(LAYOUTS)}") from None
-    return cls(joint_names, dancers)
+    if name == "vmc":
+        if parents is None:
+            raise OscError("vmc OSC layout needs the skeleton's parents (joint_parents)")
+        return VmcLayout(joint_names, parents, dancers, offsets)
+    if name == "native":
+        return NativeLayout(joint_names, dancers)
+    if name == "touchdesigner":
+        return TouchDesignerLayout(joint_names, dancers)
+    raise OscError(f"unknown OSC layout {name!r}; choose one of {', '.join(LAYOUTS)}")
