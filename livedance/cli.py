@@ -43,7 +43,11 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="HOST:PORT",
         help=f"OSC target, may repeat (default {DEFAULT_OSC_TARGET[0]}:{DEFAULT_OSC_TARGET[1]})",
     )
-    p.add_argument("--layout", default="native", help="OSC layout: native or touchdesigner")
+    p.add_argument(
+        "--layout",
+        default="native",
+        help="OSC layout: native, touchdesigner, or vmc (VMC protocol avatar apps, port 39539)",
+    )
     p.add_argument("--control-port", type=int, help="UDP port for OSC control messages")
     p.add_argument("--control-host", default="127.0.0.1", help="interface of the control port")
     p.add_argument(
@@ -159,7 +163,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         energy=args.energy,
         seed=args.seed,
     )
-    layout = make_layout(args.layout, model.meta.joint_names, dancers=args.dancers)
+    layout = make_layout(
+        args.layout,
+        model.meta.joint_names,
+        dancers=args.dancers,
+        parents=model.meta.joint_parents,
+        offsets=model.meta.joint_offsets,
+    )
     source = _open_source(args, style)
     control = (
         ControlServer(args.control_port, controls, host=args.control_host)

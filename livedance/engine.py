@@ -231,7 +231,9 @@ class Engine:
             self.model.gmm_logits, self.model.gmm_mean, self.model.gmm_log_std, 1.0, self._scaled
         )
         contacts(self.model.contact_logits, self._contacts)
-        self.decoder.process(self._pose, self._contacts)
+        joints = self.decoder.process(self._pose, self._contacts)
+        if self.layout is not None:  # filled, not sent
+            self.layout.write(0, 0.0, 0.0, 120.0, joints[:, self.root_index], joints)
         self.reset()
         self.stats.resets = 0
 
