@@ -826,25 +826,35 @@ class FileSource(_PacedSource):
         sd = _sounddevice()
         block = self._block
         ring = self.ring
-        channels = 1
+        try:
+            device_rate = int(sd.query_devices(kind="output")["default_samplerate"])
+        except Exception as e:
+            raise AudioError(f"cannot play {self.path}: no output device ({e})") from e
+        # The output runs at the device's own rate (JACK and many interfaces allow no other);
+        # the analysis still gets the file's own samples, in step with what is heard.
+        playback = Resampler(self.rate, device_rate)
+        nothing = np.zeros(0, np.float32)
 
         def callback(outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
             if status.output_underflow:
                 self.underruns += 1
-            n = self._next_block(block[:frames])
-            outdata[:n, 0] = block[:n]
-            outdata[n:] = 0.0
-            if n:
-                ring.write(block[:n], time.perf_counter_ns())
-            if n < frames:
+            out = outdata[:, 0]
+            written = playback.process_into(nothing, out)  # what the last block left over
+            n = FILE_BLOCK
+            while written < frames and n:
+                n = self._next_block(block)
+                if n:
+                    ring.write(block[:n], time.perf_counter_ns())
+                    written += playback.process_into(block[:n], out[written:])
+            out[written:] = 0.0
+            if written < frames:
                 ring.close()
                 raise sd.CallbackStop
 
         try:
             self._out_stream = sd.OutputStream(
-                samplerate=self.rate,
-                channels=channels,
-                blocksize=FILE_BLOCK,
+                samplerate=device_rate,
+                channels=1,
                 dtype="float32",
                 callback=callback,
             )
@@ -852,7 +862,7 @@ class FileSource(_PacedSource):
         except Exception as e:
             self._out_stream = None
             self._started = False
-            raise AudioError(f"cannot play {self.path} at {self.rate} Hz: {e}") from e
+            raise AudioError(f"cannot play {self.path} at {device_rate} Hz: {e}") from e
 
     def _stop(self) -> None:
         stream, self._out_stream = self._out_stream, None

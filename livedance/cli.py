@@ -238,7 +238,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ),
             file=out,
         )
-        error = getattr(source, "error", None)
+        error = engine.error or getattr(source, "error", None)
         if error is not None:
             print(f"livedance: error: {error}", file=out)
             if getattr(source, "abandoned", False):

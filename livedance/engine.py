@@ -27,6 +27,7 @@ import numpy as np
 from livedance.audio import AudioSource, HopInfo
 from livedance.config import SAMPLING_CORRELATION
 from livedance.control import Controls
+from livedance.errors import LivedanceError
 from livedance.features import FeatureExtractor
 from livedance.metadata import ModelMetadata
 from livedance.osc import EventMessages, Layout, OscSender
@@ -210,6 +211,7 @@ class Engine:
         self._seen_style: np.ndarray | None = None
         self._seen_resets = controls.reset_requests
         self._stop = threading.Event()
+        self.error: LivedanceError | None = None
         self.warm_up()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -370,10 +372,19 @@ class Engine:
                     on_frame(joints)
 
     def run_in_thread(self, duration: float | None = None) -> threading.Thread:
-        """Start :meth:`run` in a worker thread and return it (the caller joins it)."""
-        thread = threading.Thread(
-            target=self.run, args=(duration,), name="livedance-engine", daemon=True
-        )
+        """Start :meth:`run` in a worker thread and return it (the caller joins it).
+
+        A :class:`LivedanceError` that ends the worker (e.g. an output device that cannot play)
+        is kept in :attr:`error` for the caller to report.
+        """
+
+        def work() -> None:
+            try:
+                self.run(duration)
+            except LivedanceError as e:
+                self.error = e
+
+        thread = threading.Thread(target=work, name="livedance-engine", daemon=True)
         thread.start()
         return thread
 

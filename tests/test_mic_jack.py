@@ -61,3 +61,23 @@ def test_mic_on_jack_delivers_clicks_at_their_spacing(tmp_path: Path) -> None:
     # Late JACK cycles under machine load are flagged by PortAudio as input overflows and counted
     # (the synchronous server loses no audio, as the exact spacing shows); nothing was repaired.
     assert counters["bad_samples"] == 0 and counters["dropped_samples"] == 0
+
+
+def test_play_out_on_a_device_of_another_rate_keeps_the_analysis_exact(tmp_path: Path) -> None:
+    """--play on a 48 kHz JACK server with a 44.1 kHz file: the output runs at the device's rate
+    (resampled), and the hops the engine analyses are exactly the offline ones."""
+    from livedance.audio import FileSource, load_audio
+    from livedance.synth import demo_song
+
+    wav = tmp_path / "song.wav"
+    sf.write(wav, demo_song("rumba", bpm=100, seconds=3.0, sample_rate=44100), 44100)
+    with jack_server(JACK_RATE, 512):
+        hop = np.empty(HOP, np.float32)
+        got = []
+        with FileSource(wav, play=True) as src:
+            while (info := src.read_hop(hop, timeout=5.0)) is not None:
+                got.append(hop[: info.valid].copy())
+                assert src._out_stream is not None
+                assert src._out_stream.samplerate == JACK_RATE
+            assert src.error is None
+    np.testing.assert_array_equal(np.concatenate(got), load_audio(wav))
