@@ -9,7 +9,12 @@
    the engine's end to end (audio block arrival -> last datagram sent) and of the receiver's
    (arrival -> datagram received).
 2. Times ``DanceStep.run()`` (packed ring state, IOBinding) against the naive graph that recomputes
-   the whole receptive window per frame, at the same model size, in the same run.
+   the whole receptive window per frame, at the same model size, in the same run, at B = 1 and
+   B = 4: the given model (its own weight format, e.g. int8), the same architecture with fp32
+   weights, and the naive graph in fp32; and the given model paced at the frame rate (one step
+   per 1/fps s, caches cold in between, as live).
+
+``--model`` takes any step model (e.g. an int8 export under /tmp before it ships).
 
 Needs the training extras (torch, onnx) for the naive graph; the end-to-end part uses the shipped
 model (or ``--model``).
@@ -122,60 +127,106 @@ def end_to_end(model_path: Path, seconds: float, threads: int) -> dict[str, Any]
     }
 
 
-def step_vs_naive(model_path: Path, frames: int, naive_frames: int, threads: int) -> dict[str, Any]:
+def _architecture(meta: Any) -> Any:
+    """The DanceNetConfig of a step model, from its metadata (shipped or fixture layout)."""
+    from dataclasses import fields
+
+    from training.dancenet import DanceNetConfig
+
+    config = meta.trained_on.get("config", {})
+    arch = dict(config.get("model", config))
+    known = {f.name for f in fields(DanceNetConfig)}
+    arch = {k: v for k, v in arch.items() if k in known}
+    arch.update(
+        pose_dim=meta.pose_dim,
+        cond_dim=meta.cond_dim,
+        n_styles=meta.n_styles,
+        n_contacts=meta.n_contacts,
+        residual_channels=meta.residual_channels,
+        dilations=list(meta.dilations),
+        kernel_size=meta.kernel_size,
+        gmm_components=meta.gmm_components,
+    )
+    return DanceNetConfig.from_dict(arch)
+
+
+def _timed(fn: Any, n: int, warm: int, what: str) -> np.ndarray:
+    out = np.empty(n)
+    for i in tqdm(range(n + warm), desc=what, leave=False):
+        t0 = time.perf_counter()
+        fn()
+        if i >= warm:
+            out[i - warm] = time.perf_counter() - t0
+    return out
+
+
+def _paced(step: DanceStep, n: int) -> np.ndarray:
+    """One step per frame period, idle in between as live (caches go cold meanwhile)."""
+    period = 1.0 / step.meta.fps
+    out = np.empty(n)
+    for i in tqdm(range(n), desc="cached step, paced", leave=False):
+        time.sleep(period)
+        t0 = time.perf_counter()
+        step.run()
+        out[i] = time.perf_counter() - t0
+    return out
+
+
+def step_vs_naive(
+    model_path: Path,
+    frames: int,
+    naive_frames: int,
+    threads: int,
+    batches: tuple[int, ...] = (1, 4),
+) -> dict[str, Any]:
     """Time the model's DanceStep.run() against recomputing its whole receptive window.
 
-    The naive graph has the model's own architecture (its config travels in the metadata) with
-    random weights: the timing does not depend on the values.
+    For each B in ``batches``: the given model back to back, the same architecture exported with
+    fp32 weights (random values: timings do not depend on them), and the naive whole-window graph
+    in fp32 (the released DanceNet's way). At B = 1 also the given model paced at the frame rate.
+    Speed-ups are naive fp32 / cached (the given model's weights) and naive fp32 / cached fp32
+    (same precision on both sides).
     """
     from benchmarks.naive_step import NaiveWindowStep
-    from export.step import export_window_model
-    from training.dancenet import DanceNet, DanceNetConfig
+    from export.step import export_step_model, export_window_model
+    from training.dancenet import DanceNet
 
-    cached = DanceStep(model_path, threads=threads)
-    meta = cached.meta
-    arch = dict(meta.trained_on.get("config", {}).get("model", {}))
-    arch.pop("kind", None)
-    cfg = DanceNetConfig.from_dict(
-        {
-            **arch,
-            "pose_dim": meta.pose_dim,
-            "cond_dim": meta.cond_dim,
-            "n_styles": meta.n_styles,
-            "n_contacts": meta.n_contacts,
-        }
-    )
+    given = DanceStep(model_path, threads=threads)
+    meta = given.meta
+    cfg = _architecture(meta)
+    rng = np.random.default_rng(0)
+    by_batch: dict[str, dict[str, Any]] = {}
+    paced = np.empty(0)
     with tempfile.TemporaryDirectory() as d:
-        export_window_model(DanceNet(cfg).eval(), Path(d) / "window.onnx")
-        naive = NaiveWindowStep(Path(d) / "window.onnx", threads=threads)
-        rng = np.random.default_rng(0)
-        cond = rng.normal(size=(1, cfg.cond_dim)).astype(np.float32)
-
-        def timed(fn: Any, n: int, warm: int, what: str) -> np.ndarray:
-            out = np.empty(n)
-            for i in tqdm(range(n + warm), desc=what, leave=False):
-                t0 = time.perf_counter()
-                fn()
-                if i >= warm:
-                    out[i - warm] = time.perf_counter() - t0
-            return out
-
-        cached.cond[:] = cond
-        t_cached = timed(cached.run, frames, 50, "cached step")
-        period = 1.0 / meta.fps
-
-        def paced() -> None:  # one step per frame period, idle in between as live
-            time.sleep(period)
-
-        t_paced = np.empty(min(frames, 300))
-        for i in tqdm(range(len(t_paced)), desc="cached step, paced", leave=False):
-            paced()
-            t0 = time.perf_counter()
-            cached.run()
-            t_paced[i] = time.perf_counter() - t0
-        t_naive = timed(
-            lambda: naive.run(cached.prev_pose, cond, cached.style), naive_frames, 5, "naive step"
-        )
+        net = DanceNet(cfg).eval()
+        export_window_model(net, Path(d) / "window.onnx")
+        export_step_model(net, meta.to_dict(), Path(d) / "fp32.onnx", weights="fp32")
+        for b in batches:
+            cached = DanceStep(model_path, batch=b, threads=threads)
+            fp32 = DanceStep(Path(d) / "fp32.onnx", batch=b, threads=threads)
+            naive = NaiveWindowStep(Path(d) / "window.onnx", batch=b, threads=threads)
+            cond = rng.normal(size=(b, cfg.cond_dim)).astype(np.float32)
+            cached.cond[:] = cond
+            fp32.cond[:] = cond
+            t_cached = _timed(cached.run, frames, 50, f"cached step B={b}")
+            t_fp32 = _timed(fp32.run, frames, 50, f"cached fp32 step B={b}")
+            if b == 1:
+                paced = _paced(cached, min(frames, 300))
+            t_naive = _timed(
+                lambda n=naive, c=cached, x=cond: n.run(c.prev_pose, x, c.style),
+                max(naive_frames // b, 20),
+                5,
+                f"naive step B={b}",
+            )
+            s_cached, s_fp32, s_naive = _us(t_cached), _us(t_fp32), _us(t_naive)
+            by_batch[str(b)] = {
+                "step_us": s_cached,
+                "step_fp32_us": s_fp32,
+                "naive_step_us": s_naive,
+                "speedup": {q: s_naive[q] / s_cached[q] for q in ("p50", "p99")},
+                "speedup_fp32": {q: s_naive[q] / s_fp32[q] for q in ("p50", "p99")},
+            }
+    first = by_batch[str(batches[0])]
     return {
         "config": {
             "residual_channels": cfg.residual_channels,
@@ -185,9 +236,12 @@ def step_vs_naive(model_path: Path, frames: int, naive_frames: int, threads: int
             "gmm_components": cfg.gmm_components,
             "pose_dim": cfg.pose_dim,
         },
-        "step_us": _us(t_cached),
-        "step_paced_us": _us(t_paced),
-        "naive_step_us": _us(t_naive),
+        "weights": given.weights,
+        "naive_weights": "fp32",
+        "step_us": first["step_us"],
+        "step_paced_us": _us(paced),
+        "naive_step_us": first["naive_step_us"],
+        "by_batch": by_batch,
     }
 
 
@@ -218,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("end to end (engine: arrival -> sent)", e2e["end_to_end_ms"]))
     if e2e["receiver_end_to_end_ms"]:
         rows.append(("end to end (receiver: arrival -> received)", e2e["receiver_end_to_end_ms"]))
+    print(f"model {args.model} ({steps['weights']} weights)\n")
     print(_table(rows, "ms"))
     print(
         f"\nframes {e2e['frames']}, received {e2e['frames_received']}, "
@@ -227,12 +282,25 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nstep at H={cfg['residual_channels']} skip={cfg['skip_channels']} L={cfg['layers']} "
         f"RF={cfg['receptive_field']} K={cfg['gmm_components']} P={cfg['pose_dim']}, "
-        f"{args.threads} thread(s):"
+        f"{args.threads} thread(s); cached = this model ({steps['weights']} weights), "
+        f"naive = whole-window recompute, {steps['naive_weights']} weights:"
     )
-    for name in ("step_us", "step_paced_us", "naive_step_us"):
-        v = steps[name]
-        print(f"  {name:16s} p50 {v['p50']:9.1f} us   p99 {v['p99']:9.1f} us")
-    print(f"  cached vs naive: {ratio_p50:.0f}x faster (p50), {ratio_p99:.0f}x (p99)")
+    v = steps["step_paced_us"]
+    what = "cached, paced at the frame rate, B=1"
+    print(f"  {what:37s}  p50 {v['p50']:8.1f} us   p99 {v['p99']:8.1f} us")
+    for b, r in steps["by_batch"].items():
+        for name, what in (
+            ("step_us", f"cached ({steps['weights']})"),
+            ("step_fp32_us", "cached (fp32)"),
+            ("naive_step_us", f"naive ({steps['naive_weights']})"),
+        ):
+            v = r[name]
+            print(f"  {what + ', B=' + b:37s}  p50 {v['p50']:8.1f} us   p99 {v['p99']:8.1f} us")
+        print(
+            f"  B={b}: naive / cached {r['speedup']['p50']:.0f}x (p50) {r['speedup']['p99']:.0f}x "
+            f"(p99); naive / cached fp32 {r['speedup_fp32']['p50']:.0f}x (p50) "
+            f"{r['speedup_fp32']['p99']:.0f}x (p99)"
+        )
 
     if args.json:
         result = {
@@ -244,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
             "naive_step_us": steps["naive_step_us"],
             "speedup": {"p50": ratio_p50, "p99": ratio_p99},
             "model_config": cfg,
+            "weights": steps["weights"],
+            "naive_weights": steps["naive_weights"],
+            "by_batch": steps["by_batch"],
             "frames": e2e["frames"],
             "frames_received": e2e["frames_received"],
             "late_frames": e2e["late_frames"],

@@ -23,7 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-o", "--output", type=Path, required=True, help="output .onnx file")
     ap.add_argument("--seed", type=int, default=0, help="weight seed for --random")
     ap.add_argument("--window", type=Path, help="also write the naive whole-window graph here")
-    ap.add_argument("--opset", type=int, default=None, help="ONNX opset (default: %(default)s)")
+    ap.add_argument("--opset", type=int, default=None, help="ONNX opset (default: 17)")
+    ap.add_argument(
+        "--weights",
+        choices=("fp32", "int8"),
+        default="fp32",
+        help="weight storage: fp32, or int8 blocks for the conditioning-free big matrices "
+        "(skip sum, head), about 2.3x smaller and faster per frame (default: %(default)s)",
+    )
     args = ap.parse_args(argv)
 
     from export.step import (
@@ -39,10 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.random is not None:
             cfg = DanceNetConfig.from_dict(json.loads(args.random.read_text()))
-            model, meta = export_random(cfg, args.output, seed=args.seed, opset=opset)
+            model, meta = export_random(
+                cfg, args.output, seed=args.seed, opset=opset, weights=args.weights
+            )
         else:
             model, metadata = load_checkpoint(args.checkpoint)
-            meta = export_step_model(model, metadata, args.output, opset)
+            meta = export_step_model(model, metadata, args.output, opset, args.weights)
         if args.window is not None:
             export_window_model(model, args.window, opset)
     except (OSError, ValueError, KeyError, LivedanceError) as e:
@@ -51,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"wrote {args.output}: {meta.layers} layers, H={meta.residual_channels}, "
         f"K={meta.gmm_components}, receptive field {meta.receptive_field} frames, "
-        f"state (B, {meta.ring_length}, {meta.layers}, {meta.residual_channels})"
+        f"state (B, {meta.ring_length}, {meta.layers}, {meta.residual_channels}), "
+        f"{args.weights} weights"
     )
     return 0
 

@@ -58,6 +58,13 @@ def model_card(
         f"{meta['residual_channels']} residual / {model_cfg.get('skip_channels')} skip channels, "
         f"K = {meta['gmm_components']} mixture components, receptive field "
         f"{meta['receptive_field']} frames ({meta['receptive_field'] / meta['fps']:.2f} s).",
+        f"- Weights stored as {meta.get('weights', 'fp32')}"
+        + (
+            f" (skip sum and head in 8-bit blocks of {meta.get('weight_block_size')} rows; "
+            "layers, conditioning and state float32)."
+            if meta.get("weights", "fp32") != "fp32"
+            else "."
+        ),
         f"- Inputs: {len(meta['feature_names'])} music features "
         f"({', '.join(meta['feature_names'])}),"
         f" styles {', '.join(meta['style_names'])}, previous pose ({len(meta['pose_names'])} "
@@ -108,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("--quality", type=Path, help="benchmarks/quality.py --json output")
     ap.add_argument("--out", type=Path, default=MODELS / "default.onnx")
+    ap.add_argument(
+        "--weights",
+        choices=("fp32", "int8"),
+        default="int8",
+        help="weight storage (default: %(default)s; int8 is the faster live step, its outputs "
+        "within docs/architecture.md's stated tolerance of fp32)",
+    )
     args = ap.parse_args(argv)
 
     model, metadata = load_checkpoint(args.checkpoint)
@@ -119,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     quality = json.loads(args.quality.read_text()) if args.quality else None
     if quality:
         metadata["trained_on"]["metrics"] = quality.get("systems", {}).get("dancenet_gmm")
-    meta = export_step_model(model, metadata, args.out)
+    meta = export_step_model(model, metadata, args.out, weights=args.weights)
     card = args.out.with_suffix(".md")
     card.write_text(model_card(meta.to_dict(), training, quality))
     size = args.out.stat().st_size / 1e6

@@ -91,46 +91,144 @@ def _head_outputs(g: GraphBuilder, y: str, cfg: DanceNetConfig) -> None:
     part(3, "contact_logits")
 
 
-def build_step_graph(model: DanceNet, opset: int = OPSET) -> onnx.ModelProto:
+WEIGHT_FORMATS = ("fp32", "int8")
+"""Weight storage of the step graph: float32, or the big matrices (conditioning, skip sum, head)
+in 8 bits per block of :data:`BLOCK_SIZE` rows with a float32 scale (``MatMulNBits``)."""
+
+BLOCK_SIZE = 32
+"""Rows of a weight column sharing one 8-bit scale (the smallest block MatMulNBits takes)."""
+
+MIN_QUANTIZED = 16384
+"""Weight matrices with fewer elements stay float32: the per-layer 64 x 128 Gemms of the
+sequential chain are too small for the int8 kernel's activation quantization to pay off, and as
+float32 Gemms ORT fuses their Tanh / Sigmoid into them."""
+
+
+def quantize_blocks(w: np.ndarray, bits: int = 8, block: int = BLOCK_SIZE) -> tuple[Any, Any]:
+    """Symmetric block-wise quantization of ``w`` (K, N) in MatMulNBits' layout.
+
+    Returns
+    -------
+    packed (N, ceil(K / block), block * bits / 8) uint8 with the default zero point 2**(bits-1),
+    scales (N, ceil(K / block)) float32.
+    """
+    k, n = w.shape
+    kb = -(-k // block)
+    padded = np.zeros((kb * block, n), np.float64)
+    padded[:k] = w
+    blocks = padded.T.reshape(n, kb, block)
+    qmax = 2 ** (bits - 1) - 1
+    amax = np.abs(blocks).max(axis=2)
+    scale = np.where(amax > 0, amax / qmax, 1.0).astype(np.float32)
+    q = np.clip(np.rint(blocks / scale[:, :, None]), -qmax, qmax).astype(np.int64)
+    packed = (q + 2 ** (bits - 1)).astype(np.uint8)
+    if bits == 4:
+        packed = (packed[:, :, 0::2] | (packed[:, :, 1::2] << 4)).astype(np.uint8)
+    return packed, scale
+
+
+def dequantize_blocks(packed: np.ndarray, scale: np.ndarray, k: int, bits: int = 8) -> np.ndarray:
+    """Inverse of :func:`quantize_blocks`: the (K, N) float32 matrix the kernel multiplies by."""
+    if bits == 4:
+        packed = np.stack([packed & 15, packed >> 4], axis=-1).reshape(*packed.shape[:2], -1)
+    q = packed.astype(np.float32) - 2 ** (bits - 1)
+    w = (q * scale[:, :, None]).reshape(scale.shape[0], -1).T
+    return np.ascontiguousarray(w[:k])
+
+
+MIN_ROWS = 64
+"""Inputs of fewer features (the conditioning Gemm's C + S) stay float32: one 8-bit block would
+span features of unrelated scales, and that error reaches every layer's state."""
+
+
+class StepGraphBuilder(GraphBuilder):
+    """GraphBuilder whose big Gemms become 8-bit ``MatMulNBits`` when ``weights`` is "int8"."""
+
+    def __init__(self, weights: str = "fp32") -> None:
+        super().__init__()
+        if weights not in WEIGHT_FORMATS:
+            raise ValueError(f"weights must be one of {', '.join(WEIGHT_FORMATS)}, got {weights!r}")
+        self.weights = weights
+
+    def gemm(
+        self, x: str, w: np.ndarray, b: np.ndarray | str, hint: str, out: str | None = None
+    ) -> str:
+        if self.weights == "fp32" or w.size < MIN_QUANTIZED or w.shape[0] < MIN_ROWS:
+            return super().gemm(x, w, b, hint, out)
+        packed, scale = quantize_blocks(w, 8, BLOCK_SIZE)
+        inputs = [x, self.const(packed, hint + "_q", np.uint8), self.const(scale, hint + "_s")]
+        inputs += ["", "", self.const(b, hint + "_b")]  # no zero points, no g_idx; bias
+        return self.op(
+            "MatMulNBits",
+            inputs,
+            hint,
+            out=out,
+            domain="com.microsoft",
+            K=w.shape[0],
+            N=w.shape[1],
+            bits=8,
+            block_size=BLOCK_SIZE,
+            accuracy_level=4,  # int8 x int8 dot products (VNNI), activations quantized per block
+        )
+
+
+def build_step_graph(model: DanceNet, opset: int = OPSET, weights: str = "fp32") -> onnx.ModelProto:
     """The one-frame step graph of ``model`` (batch dimension dynamic).
 
     Inputs prev_pose (B, P), cond (B, C), style (B, S), state (B, R, L, H) float32, step (1,)
     int64. Outputs gmm_logits (B, K), gmm_mean (B, K, P), gmm_log_std (B, K, P),
     contact_logits (B, n_contacts), state_column (B, L, H).
+
+    ``weights`` is one of :data:`WEIGHT_FORMATS`.
+
+    At B = 1 every node costs about a microsecond of dispatch whatever it computes, so the
+    sequential chain of the 20 layers is kept to 4 nodes per layer: the tanh and sigmoid halves
+    of each gated conv are separate Gemms (ORT fuses each activation into its Gemm), and the
+    residual Gemm adds into its C input. For that the residual biases are carried as constants:
+    the chain runs on x~_l = x_l - sum_{j<l} b_res_j, the constant's effect on the "now" taps is
+    folded into the conditioning bias, and it is added back once to the returned state_column.
     """
     cfg = model.cfg
     p, c, s, k = cfg.pose_dim, cfg.cond_dim, cfg.n_styles, cfg.gmm_components
     r, n_layers, h = cfg.ring_length, cfg.layers, cfg.residual_channels
     taps = cfg.kernel_size - 1
     layers = model.gated_layers()
-    g = GraphBuilder()
+    g = StepGraphBuilder(weights)
 
     cs = g.op("Concat", ["cond", "style"], "cs", axis=1)
     inp = g.op("Concat", ["prev_pose", cs], "inp", axis=1)
     x = g.gemm(inp, _np(model.input.weight[:, :, 0]).T, _np(model.input.bias), "input")
 
-    # Conditioning of every layer in one Gemm; the dilated convs' biases are folded in.
+    # Residual bias carried into each layer's input: offset_l = sum_{j<l} b_res_j (H,).
+    res_b = [_np(la.residual.bias) for la in layers]
+    offset = np.concatenate([np.zeros((1, h)), np.cumsum(res_b, axis=0)[:-1]])  # (L, H)
+    w_now = [_np(la.dilated.weight)[:, :, -1].T for la in layers]  # (H, 2H); tap k-1 is "now"
+
+    # Conditioning of every layer in one Gemm; the dilated convs' biases and the residual offsets
+    # seen through the "now" taps are folded in.
     wc = np.concatenate([_np(la.cond.weight[:, :, 0]).T for la in layers], axis=1)
-    bc = np.concatenate([_np(la.cond.bias) + _np(la.dilated.bias) for la in layers])
+    bc = np.concatenate(
+        [
+            _np(la.cond.bias) + _np(la.dilated.bias) + offset[li] @ w_now[li]
+            for li, la in enumerate(layers)
+        ]
+    )
     cproj = g.gemm(cs, wc, bc, "cond_all")
 
     # Ring read: flat index (slot * L + l) into state viewed as (B, R * L, H), layer-major so
-    # that each layer's taps are contiguous. Offsets are made non-negative before Mod.
+    # that each layer's taps are contiguous; one row of a constant table per step mod R.
     offsets = np.array([j * la.dilation for la in layers for j in range(1, taps + 1)], np.int64)
-    lift = r * (int(offsets.max()) // r + 1)
-    step_mod = g.op("Mod", ["step", g.const([r], "r", np.int64)], "step_mod")
-    slot = g.op("Sub", [step_mod, g.const(offsets - lift, "off", np.int64)], "slot_raw")
-    slot = g.op("Mod", [slot, g.const([r], "r", np.int64)], "slot")
     layer_idx = np.repeat(np.arange(n_layers, dtype=np.int64), taps)
-    flat = g.op("Mul", [slot, g.const([n_layers], "L", np.int64)], "slot_l")
-    flat = g.op("Add", [flat, g.const(layer_idx, "layer_idx", np.int64)], "flat_idx")
+    table = ((np.arange(r)[:, None] - offsets[None, :]) % r) * n_layers + layer_idx[None, :]
+    step_mod = g.op("Mod", ["step", g.const([r], "r", np.int64)], "step_mod")
+    flat = g.op("Gather", [g.const(table, "ring_idx", np.int64), step_mod], "flat_idx", axis=0)
     ring = g.op("Reshape", ["state", g.const([0, r * n_layers, h], "ring_shape", np.int64)], "ring")
-    past = g.op("Gather", [ring, flat], "past", axis=1)  # (B, L * taps, H)
+    past = g.op("Gather", [ring, flat], "past", axis=1)  # (B, 1, L * taps, H)
     past = g.op("Reshape", [past, g.const([0, n_layers, taps * h], "past_shape", np.int64)], "past")
 
     # The past taps of every layer are known before the frame starts: one batched MatMul
     # (L, B, taps*H) x (L, taps*H, 2H) gives all of them, plus the conditioning, so each layer's
-    # sequential part is just its "now" tap, the gate and the residual.
+    # sequential part is just its "now" taps, the gate and the residual.
     w_past = np.stack(
         [
             np.concatenate([_np(la.dilated.weight)[:, :, -1 - j].T for j in range(1, taps + 1)])
@@ -142,24 +240,25 @@ def build_step_graph(model: DanceNet, opset: int = OPSET) -> onnx.ModelProto:
     pre = g.op("Transpose", [pre], "pre_t", perm=[1, 0, 2])
     pre = g.op("Reshape", [pre, g.const([0, n_layers * 2 * h], "pre_shape", np.int64)], "pre")
     pre = g.op("Add", [pre, cproj], "pre_c")
-    split_l = g.const([2 * h] * n_layers, "split_l", np.int64)
-    pre_l = g.op("Split", [pre, split_l], "pre_l", n_out=n_layers, axis=1)
-    if n_layers == 1:
-        pre_l = [pre_l]
+    halves = g.op(
+        "Split",
+        [pre, g.const([h] * (2 * n_layers), "split_h", np.int64)],
+        "pre_ab",
+        n_out=2 * n_layers,
+        axis=1,
+    )  # tanh half of layer l at 2l, sigmoid half at 2l + 1
 
     columns: list[str] = []
     gates: list[str] = []
-    split_h = g.const([h, h], "split", np.int64)
     for li, la in enumerate(layers):
         columns.append(x)
-        w_now = _np(la.dilated.weight)[:, :, -1].T  # (H, 2H); tap k-1 of the conv is "now"
-        z = g.op("Gemm", [x, g.const(w_now, "now_w"), pre_l[li]], "z")
-        a, b = g.op("Split", [z, split_h], "ab", n_out=2, axis=1)
+        a = g.op("Gemm", [x, g.const(w_now[li][:, :h], "now_a"), halves[2 * li]], "za")
+        b = g.op("Gemm", [x, g.const(w_now[li][:, h:], "now_b"), halves[2 * li + 1]], "zb")
         gate = g.op("Mul", [g.op("Tanh", [a], "tanh"), g.op("Sigmoid", [b], "sig")], "gate")
         gates.append(gate)
         if li + 1 < n_layers:  # the top layer's residual output feeds nothing
-            res = g.gemm(gate, _np(la.residual.weight[:, :, 0]).T, _np(la.residual.bias), "res")
-            x = g.op("Add", [x, res], "x")
+            w_res = g.const(_np(la.residual.weight[:, :, 0]).T, "res_w")
+            x = g.op("Gemm", [gate, w_res, x], "x")  # bias carried in the offsets
 
     # Skip sum of all layers = concat(gates) @ stacked skip weights + summed biases.
     ws = np.concatenate([_np(la.skip.weight[:, :, 0]).T for la in layers], axis=0)
@@ -176,6 +275,7 @@ def build_step_graph(model: DanceNet, opset: int = OPSET) -> onnx.ModelProto:
     )
     _head_outputs(g, y, cfg)
     col = g.op("Concat", columns, "columns", axis=1)
+    col = g.op("Add", [col, g.const(offset.reshape(-1), "offsets")], "columns_b")
     col_shape = g.const([0, n_layers, h], "col_shape", np.int64)
     g.op("Reshape", [col, col_shape], "column", out="state_column")
 
@@ -195,7 +295,7 @@ def build_step_graph(model: DanceNet, opset: int = OPSET) -> onnx.ModelProto:
         helper.make_tensor_value_info("state_column", f32, ["batch", n_layers, h]),
     ]
     graph = helper.make_graph(g.nodes, "dancenet_step", inputs, outputs, g.inits)
-    return _model(graph, opset)
+    return _model(graph, opset, contrib=g.weights != "fp32")
 
 
 def build_window_graph(model: DanceNet, opset: int = OPSET) -> onnx.ModelProto:
@@ -262,10 +362,12 @@ def build_window_graph(model: DanceNet, opset: int = OPSET) -> onnx.ModelProto:
     return _model(graph, opset)
 
 
-def _model(graph: onnx.GraphProto, opset: int) -> onnx.ModelProto:
-    m = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="livedance"
-    )
+def _model(graph: onnx.GraphProto, opset: int, contrib: bool = False) -> onnx.ModelProto:
+    """Wrap and check a graph; ``contrib`` also imports ORT's com.microsoft domain."""
+    imports = [helper.make_opsetid("", opset)]
+    if contrib:
+        imports.append(helper.make_opsetid("com.microsoft", 1))
+    m = helper.make_model(graph, opset_imports=imports, producer_name="livedance")
     m.ir_version = min(m.ir_version, 9)  # readable by every onnxruntime >= 1.18
     onnx.checker.check_model(m, full_check=True)
     return m
@@ -291,6 +393,7 @@ def export_step_model(
     metadata: dict[str, Any],
     path: str | os.PathLike[str],
     opset: int = OPSET,
+    weights: str = "fp32",
 ) -> ModelMetadata:
     """Write the step graph with its validated metadata to ``path``.
 
@@ -299,13 +402,19 @@ def export_step_model(
     model : trained DanceNet.
     metadata : the checkpoint's metadata (``livedance.metadata.TRAINING_KEYS``).
     path : output ``.onnx`` file.
+    weights : weight storage, one of :data:`WEIGHT_FORMATS`; recorded in the metadata as
+        ``weights`` (with ``weight_block_size`` for int8).
 
     Returns
     -------
     The metadata as written (training part + derived part).
     """
     cfg = model.cfg
-    meta = ModelMetadata.from_dict({**metadata, **derived_metadata(cfg, opset)})
+    derived = derived_metadata(cfg, opset)
+    derived["weights"] = weights
+    if weights != "fp32":
+        derived["weight_block_size"] = BLOCK_SIZE
+    meta = ModelMetadata.from_dict({**metadata, **derived})
     for what, have, want in (
         ("pose features", meta.pose_dim, cfg.pose_dim),
         ("conditioning features", meta.cond_dim, cfg.cond_dim),
@@ -313,7 +422,7 @@ def export_step_model(
     ):
         if have != want:
             raise ValueError(f"metadata names {have} {what}, the network has {want}")
-    m = build_step_graph(model, opset)
+    m = build_step_graph(model, opset, weights)
     helper.set_model_props(m, {METADATA_KEY: meta.to_json()})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -360,11 +469,14 @@ def point_estimate_head(model: DanceNet) -> None:
 
 
 def export_checkpoint(
-    checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], opset: int = OPSET
+    checkpoint: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    opset: int = OPSET,
+    weights: str = "fp32",
 ) -> ModelMetadata:
     """Checkpoint file -> ONNX step model with metadata."""
     model, metadata = load_checkpoint(checkpoint)
-    return export_step_model(model, metadata, out, opset)
+    return export_step_model(model, metadata, out, opset, weights)
 
 
 # -- random fixtures -------------------------------------------------------------------------
@@ -451,10 +563,14 @@ def fixture_metadata(cfg: DanceNetConfig, seed: int = 0) -> dict[str, Any]:
 
 
 def export_random(
-    cfg: DanceNetConfig, path: str | os.PathLike[str], seed: int = 0, opset: int = OPSET
+    cfg: DanceNetConfig,
+    path: str | os.PathLike[str],
+    seed: int = 0,
+    opset: int = OPSET,
+    weights: str = "fp32",
 ) -> tuple[DanceNet, ModelMetadata]:
     """Export a randomly initialised DanceNet with fixture metadata (test fixture only)."""
     torch.manual_seed(seed)
     model = DanceNet(cfg).eval()
-    meta = export_step_model(model, fixture_metadata(cfg, seed), path, opset)
+    meta = export_step_model(model, fixture_metadata(cfg, seed), path, opset, weights)
     return model, meta

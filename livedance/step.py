@@ -27,6 +27,11 @@ DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.onnx"
 INPUTS = ("prev_pose", "cond", "style", "state", "step")
 OUTPUTS = ("gmm_logits", "gmm_mean", "gmm_log_std", "contact_logits", "state_column")
 
+WEIGHT_FORMATS = ("fp32", "int8")
+"""Weight storage a step model may declare in its metadata (``weights``; absent means fp32).
+int8 models hold their big matrices as ONNX Runtime's ``com.microsoft.MatMulNBits`` (8 bits per
+block, float32 activations and state), which the CPU execution provider runs."""
+
 _PROVIDER_ALIASES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
@@ -124,6 +129,14 @@ class DanceStep:
         except ModelError as e:
             raise ModelError(f"{self.path}: {e}") from None
         m = self.meta
+        weights = m.extra.get("weights", "fp32")
+        if weights not in WEIGHT_FORMATS:
+            raise ModelError(
+                f"{self.path}: weight format {weights!r} is unknown to this runtime "
+                f"(it reads {', '.join(WEIGHT_FORMATS)}); upgrade livedance"
+            )
+        self.weights: str = weights
+        """Weight storage of the model, one of :data:`WEIGHT_FORMATS`."""
         b, p, c, s = batch, m.pose_dim, m.cond_dim, m.n_styles
         k, nc, r, layers, h = (
             m.gmm_components,
