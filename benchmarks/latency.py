@@ -290,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {what:37s}  p50 {v['p50']:8.1f} us   p99 {v['p99']:8.1f} us")
     for b, r in steps["by_batch"].items():
         for name, what in (
-            ("step_us", f"cached ({steps['weights']})"),
-            ("step_fp32_us", "cached (fp32)"),
+            ("step_us", f"cached, this model ({steps['weights']})"),
+            ("step_fp32_us", "cached, fp32 re-export"),
             ("naive_step_us", f"naive ({steps['naive_weights']})"),
         ):
             v = r[name]
