@@ -49,6 +49,10 @@ _BANDS_PER_OCTAVE = 6  # log-frequency bands of the novelty
 _GAMMA = 10.0  # log compression of band magnitudes: log(1 + gamma * magnitude)
 _SWITCH_MARGIN = 1.05  # score ratio a rival tempo needs to take over
 _LATE_S = 0.06  # a predicted beat found this late is still flagged (first beat, re-lock)
+_PHASE_NEAR = 0.15  # a comb offset within this fraction of a period of the grid just follows it
+_PHASE_SWITCH = 1.3  # a grid farther away must score this much more than the current one
+_TRIPLE_RATIO = 0.6  # a 2/3 rival within this score ratio of the best may take over (see below)
+_TRIPLE_MARGIN = 0.1  # ... when the ACF at 2/3 of the best period beats that at 1/2 by this much
 
 
 def _log_bands(
@@ -161,6 +165,21 @@ def _tempo_scores(
 
 
 @numba.njit(cache=True)
+def _acf_near(acf: np.ndarray, cnt: np.ndarray, lag: float, min_cnt: float) -> float:
+    """Normalised autocorrelation (lag 0 = 1) at a fractional lag: the maximum within +-4 %."""
+    zero = acf[0] / cnt[0] if cnt[0] > 0.0 else 0.0
+    w = max(1, int(0.04 * lag))
+    c = int(round(lag))
+    best = -1e30
+    for i in range(max(1, c - w), min(acf.shape[0] - 1, c + w) + 1):
+        if cnt[i] >= min_cnt:
+            best = max(best, acf[i] / cnt[i])
+    if best <= -1e30 or zero <= 0.0:
+        return 0.0
+    return best / zero
+
+
+@numba.njit(cache=True)
 def _refine_period(acf: np.ndarray, cnt: np.ndarray, p0: int, min_cnt: float) -> float:
     """Fractional period from the autocorrelation peaks near the multiples of ``p0``."""
     n_lag = acf.shape[0]
@@ -245,6 +264,13 @@ def _phase_search(
     if den < 0.0:
         off_f += max(-0.5, min(0.5, 0.5 * (left - right) / den))
     return off_f, best, total / n_off
+
+
+def _comb_at(scores: np.ndarray, period: float, off: float) -> float:
+    """Comb score at a fractional offset (the better of the two integer offsets around it)."""
+    n_off = int(period) + 1  # offsets _phase_search scored
+    n = int(off)
+    return float(max(scores[n % n_off], scores[(n + 1) % n_off]))
 
 
 class BeatTracker:
@@ -394,6 +420,7 @@ class BeatTracker:
         best = int(np.argmax(sc))
         if sc[best] <= 0.05:
             return
+        best = self._duple_rival(best, min_cnt)
         if self._period == 0.0:
             self._period = _refine_period(self._acf, self._cnt, best, min_cnt)
         else:
@@ -411,6 +438,30 @@ class BeatTracker:
         self.tempo_bpm = 60.0 * self.frame_rate / self._period
         self.confidence = float(min(1.0, max(0.0, sc[best])))
 
+    def _duple_rival(self, best: int, min_cnt: float) -> int:
+        """The beat period to prefer over ``best`` when ``best`` is a dotted beat (3/2 of it).
+
+        Syncopated patterns (kick and bass on "1, 2-and, 3-and", the 3-3-2 tresillo) repeat every
+        one and a half beats as strongly as every beat. At the dotted period the pulses between are
+        then one third and two thirds of it, not one half; when the 2/3 lag is that regular and its
+        own score is close, the faster reading is the beat. Swing (off-beats at 2/3) also has a
+        strong 2/3 lag, but there the 2/3 period scores about half of the beat, below the ratio.
+        The rival's score is raised to the best one's, so the switch also passes the hysteresis.
+        """
+        sc = self._scores
+        q = int(round(best * 2.0 / 3.0))
+        if q - 1 < self._lo:
+            return best
+        rival = q - 1 + int(np.argmax(sc[q - 1 : q + 2]))
+        if sc[rival] < _TRIPLE_RATIO * sc[best]:
+            return best
+        third = _acf_near(self._acf, self._cnt, best * 2.0 / 3.0, min_cnt)
+        half = _acf_near(self._acf, self._cnt, best * 0.5, min_cnt)
+        if third <= half + _TRIPLE_MARGIN:
+            return best
+        sc[rival] = sc[best] * _SWITCH_MARGIN * 1.01
+        return rival
+
     def _update_beat(self, start: int, end: int) -> None:
         self.beat = False
         if self._period > 0.0:
@@ -424,6 +475,17 @@ class BeatTracker:
                 self._phase_scores,
             )
             if best > 1.2 * mean and best > 0.0:
+                if self._grid >= 0.0:
+                    # Phase continuity: a grid far from the current one (syncopation makes the
+                    # off-beats a close rival) must beat the current grid's own score by a margin.
+                    kept = (
+                        self._pos_time() - (self._grid + self._delay) / self._sub
+                    ) % self._period
+                    dist = min(abs(kept - off), self._period - abs(kept - off))
+                    if dist > _PHASE_NEAR * self._period:
+                        cur = _comb_at(self._phase_scores, self._period, kept)
+                        if best < _PHASE_SWITCH * cur:
+                            off = kept
                 # the grid's latest beat, in samples of the audio clock
                 self._grid = (self._pos_time() - off) * self._sub - self._delay
         if self._grid < 0.0:

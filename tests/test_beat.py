@@ -80,6 +80,29 @@ def test_drums_tempo_and_beats_octave_held(bpm: float, style: str) -> None:
     check_locked(drums(beats, 16.0, style), beats, bpm)
 
 
+@pytest.mark.parametrize("bpm", [95.0, 112.0, 140.0])
+def test_syncopated_kick_is_not_read_as_a_dotted_beat(bpm: float) -> None:
+    # Kick and bass on 1, 2-and, 3-and repeat every 1.5 beats as strongly as every beat; the
+    # tracker must report the beat, not 2/3 of it (a 3:2 error counts like an octave error).
+    seconds = 20.0
+    beats = steady_beats(bpm, seconds, offset=0.25)
+    notes = arrange(beats, "chacha", seconds, seed=5, syncopate=True)
+    r = track(render(notes, int(seconds * SR), SR, seed=5))
+    late = r.tempo_bpm[r.frame_times >= 8.0]
+    assert np.all(np.abs(late / bpm - 1.0) < 0.02), f"tempo {late.min():.1f}..{late.max():.1f}"
+
+
+@pytest.mark.parametrize("bpm", [90.0, 130.0])
+def test_swing_is_not_read_as_triplets(bpm: float) -> None:
+    # Swung eighths put an onset at 2/3 of each beat; the beat must stay the beat (not 1.5x).
+    seconds = 20.0
+    beats = steady_beats(bpm, seconds, offset=0.15)
+    notes = arrange(beats, "chacha", seconds, seed=6, swing=1 / 6)
+    r = track(render(notes, int(seconds * SR), SR, seed=6))
+    late = r.tempo_bpm[r.frame_times >= 8.0]
+    assert np.all(np.abs(late / bpm - 1.0) < 0.02), f"tempo {late.min():.1f}..{late.max():.1f}"
+
+
 def test_first_beat_is_quick() -> None:
     beats = steady_beats(120.0, 8.0, offset=0.1)
     r = track(clicks(beats, 8.0))
