@@ -88,6 +88,23 @@ def test_tiny_run_learns_and_resume_continues(tmp_path: Path) -> None:
         torch.testing.assert_close(ck2["state_dict"][k], v, rtol=1e-5, atol=1e-6)
 
 
+def test_init_fine_tunes_from_a_checkpoint(tmp_path: Path) -> None:
+    cfg = load_config(TINY)
+    cfg["train"].update(steps=20, checkpoint_every=20, val_every=20, log_every=5)
+    train(cfg, tmp_path / "base", progress=False)
+    cfg["train"].update(steps=10, checkpoint_every=10, val_every=10)
+    tuned = train(cfg, tmp_path / "tuned", init=tmp_path / "base" / "last.pt", progress=False)
+    assert tuned["step"] == 10  # a fresh step count, not the base run's
+    ck = torch.load(tmp_path / "tuned" / "last.pt", weights_only=False)
+    assert ck["metadata"]["trained_on"]["fine_tuned_from"] == {"checkpoint": "last.pt", "steps": 20}
+    # it starts where the base run stopped: the first fine-tune loss is near the base run's last
+    assert _losses(tmp_path / "tuned")[0] < _losses(tmp_path / "base")[0] - 1.0
+
+    cfg["model"]["residual_channels"] = 2 * int(cfg["model"].get("residual_channels", 8))
+    with pytest.raises(ValueError, match="different model config"):
+        train(cfg, tmp_path / "bad", init=tmp_path / "base" / "last.pt", progress=False)
+
+
 def test_mse_ablation_trains_one_mean(tmp_path: Path) -> None:
     cfg = load_config(TINY, loss="mse")
     cfg["train"].update(steps=8, checkpoint_every=8, val_every=8, log_every=4)

@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default="training/configs/default.json", help="JSON config file")
     p.add_argument("--out", required=True, help="folder for checkpoints and the log")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--init", help="fine-tune: start from this checkpoint's weights")
     p.add_argument("--loss", choices=("gmm", "mse"), help="override the config's loss")
     p.add_argument("--steps", type=int, help="override train.steps")
     p.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
@@ -27,7 +28,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.steps is not None:
             cfg["train"]["steps"] = args.steps
         summary = train(
-            cfg, args.out, resume=args.resume, device=args.device, progress=not args.no_progress
+            cfg,
+            args.out,
+            resume=args.resume,
+            init=args.init,
+            device=args.device,
+            progress=not args.no_progress,
         )
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

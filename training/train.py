@@ -220,6 +220,7 @@ def train(
     out_dir: str | os.PathLike[str],
     *,
     resume: bool = False,
+    init: str | os.PathLike[str] | None = None,
     device: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -230,6 +231,8 @@ def train(
     cfg : a config from :func:`load_config`.
     out_dir : folder for ``last.pt``, ``best.pt`` and ``log.jsonl``.
     resume : continue from ``out_dir/last.pt`` (model, optimizer, step, RNG states).
+    init : start from this checkpoint's weights (same model config) with a fresh optimizer, step
+        count and best loss: fine-tuning, e.g. after the conditioning features changed.
     device : torch device; default cuda when present, else cpu.
     progress : show a tqdm progress bar (rank 0).
 
@@ -305,6 +308,13 @@ def train(
             ts["best"],
         )
         noise_gen.set_state(ts["noise_rng"].to(noise_gen.get_state().device))
+    init_from: dict[str, Any] | None = None
+    if init is not None and not resume:
+        ck = torch.load(init, map_location=dist.device, weights_only=False)
+        if ck["config"] != net_cfg.to_dict():
+            raise ValueError(f"--init: {init} holds a different model config")
+        model.load_state_dict(ck["state_dict"])
+        init_from = {"checkpoint": Path(init).name, "steps": int(ck["train_state"]["step"])}
     raw_model = model
     if dist.world > 1:
         ids = [dist.device.index] if dist.device.type == "cuda" else None
@@ -344,6 +354,8 @@ def train(
         "style_names": styles,
         "trained_on": {**described, "config": cfg},
     }
+    if init_from is not None:
+        meta["trained_on"]["fine_tuned_from"] = init_from
 
     def save(path: Path, train_loss: float, val_loss: float) -> None:
         meta["trained_on"]["train_loss"] = train_loss
