@@ -77,8 +77,15 @@ def model_card(
         f"batch {train.get('batch_size')} windows of "
         f"{cfg.get('data', {}).get('window')} frames, Adam lr {train.get('lr')}, "
         f"seed {cfg.get('seed')}.",
-        f"- Trained {training.get('step')} steps ({training.get('epoch')} epochs); best validation "
-        f"loss {training.get('best_val')} (nats per frame, negative log-likelihood + contact BCE).",
+        f"- Trained {training.get('step')} steps ({training.get('epoch')} epochs)"
+        + (
+            f", fine-tuned from a {tuned['steps']}-step run of the same configuration after the "
+            "conditioning features changed"
+            if (tuned := trained.get("fine_tuned_from"))
+            else ""
+        )
+        + f"; best validation loss {training.get('best_val'):.2f} (nats per frame, negative "
+        "log-likelihood + contact BCE).",
         f"- Commit: {trained.get('commit') or _git_commit()}.",
         "",
         "## Sampling",
