@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from export.step import _git_commit, export_step_model, load_checkpoint
+from export.step import WEIGHT_FORMATS, _git_commit, export_step_model, load_checkpoint
 from livedance.config import DEFAULT_TEMPERATURE, SAMPLING_CORRELATION
 
 MODELS = Path(__file__).resolve().parent.parent / "livedance" / "models"
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=MODELS / "default.onnx")
     ap.add_argument(
         "--weights",
-        choices=("fp32", "int8"),
+        choices=WEIGHT_FORMATS,
         default="int8",
         help="weight storage (default: %(default)s; int8 is the faster live step, its outputs "
         "within docs/architecture.md's stated tolerance of fp32)",

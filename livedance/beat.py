@@ -119,6 +119,23 @@ def _acf_update(
 
 
 @numba.njit(cache=True)
+def _acf_max(acf: np.ndarray, cnt: np.ndarray, a: int, b: int, min_cnt: float) -> tuple[float, int]:
+    """Largest normalised-by-count autocorrelation over lags ``a..b`` that have ``min_cnt`` pairs.
+
+    Returns (value, lag); (-1e30, -1) when no lag in the range has enough pairs.
+    """
+    best = -1e30
+    arg = -1
+    for lag in range(a, b + 1):
+        if cnt[lag] >= min_cnt:
+            v = acf[lag] / cnt[lag]
+            if v > best:
+                best = v
+                arg = lag
+    return best, arg
+
+
+@numba.njit(cache=True)
 def _tempo_scores(
     acf: np.ndarray,
     cnt: np.ndarray,
@@ -146,12 +163,7 @@ def _tempo_scores(
         while k * p + (k + 1) // 2 < n_lag:
             c = k * p
             w = (k + 1) // 2
-            best = -1e30
-            for lag in range(c - w, c + w + 1):
-                if cnt[lag] >= min_cnt:
-                    v = acf[lag] / cnt[lag]
-                    if v > best:
-                        best = v
+            best = _acf_max(acf, cnt, c - w, c + w, min_cnt)[0]
             if best > -1e30:
                 wk = float(k) ** -weight_power
                 total += wk * best
@@ -170,10 +182,7 @@ def _acf_near(acf: np.ndarray, cnt: np.ndarray, lag: float, min_cnt: float) -> f
     zero = acf[0] / cnt[0] if cnt[0] > 0.0 else 0.0
     w = max(1, int(0.04 * lag))
     c = int(round(lag))
-    best = -1e30
-    for i in range(max(1, c - w), min(acf.shape[0] - 1, c + w) + 1):
-        if cnt[i] >= min_cnt:
-            best = max(best, acf[i] / cnt[i])
+    best = _acf_max(acf, cnt, max(1, c - w), min(acf.shape[0] - 1, c + w), min_cnt)[0]
     if best <= -1e30 or zero <= 0.0:
         return 0.0
     return best / zero
@@ -189,14 +198,7 @@ def _refine_period(acf: np.ndarray, cnt: np.ndarray, p0: int, min_cnt: float) ->
     while k * p0 + (k + 1) // 2 + 1 < n_lag and k <= 4:
         c = k * p0
         w = (k + 1) // 2
-        best = -1e30
-        arg = -1
-        for lag in range(c - w, c + w + 1):
-            if cnt[lag] >= min_cnt:
-                v = acf[lag] / cnt[lag]
-                if v > best:
-                    best = v
-                    arg = lag
+        best, arg = _acf_max(acf, cnt, c - w, c + w, min_cnt)
         if arg <= 0 or best <= 0.0 or cnt[arg - 1] < min_cnt or cnt[arg + 1] < min_cnt:
             break
         a = acf[arg - 1] / cnt[arg - 1]
