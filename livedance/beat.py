@@ -11,8 +11,10 @@ frame, 8.3 ms at the defaults) it runs:
    current period follows its own local peak (ramps) and a rival must beat it by a margin before
    the tracker switches (hysteresis).
 3. **Phase**: a comb of pulses one period apart, weighted toward the recent past, is slid over
-   the recent novelty; its best offset places the beat grid. The next beat is predicted from that
-   grid, and a beat is flagged in the hop where the prediction falls.
+   the recent accent (how much each band rises above its own recent peak); its best offset places
+   the beat grid. A longer accent comb then decides between that grid and the one half a period
+   away (syncopation). The next beat is predicted from the grid, and a beat is flagged in the hop
+   where the prediction falls.
 
 See ``docs/beats.md`` for the algorithm and the benchmark.
 """
@@ -41,8 +43,8 @@ _FRAME_RATE = 120.0  # internal novelty frames per second (target; exact value d
 _ACF_SECONDS = 3.2  # longest autocorrelation lag (s): multiples of the period up to here count
 _ACF_TAU = 1.6  # time constant of the leaky autocorrelation (s)
 _MEAN_TAU = 1.0  # time constant of the novelty mean removed before autocorrelation (s)
-_COMB_BEATS = 6  # beats of history in the phase comb
-_COMB_DECAY = 0.7  # weight ratio between successive past beats in the phase comb
+_COMB_BEATS = 8  # beats of history in the phase comb
+_COMB_DECAY = 0.8  # weight ratio between successive past beats in the phase comb
 _FAST_BONUS = 0.08  # score bonus per octave toward faster tempi (breaks octave ties)
 _WEIGHT_POWER = 1.0  # multiple k of a period weighs k ** -power in its score
 _BANDS_PER_OCTAVE = 6  # log-frequency bands of the novelty
@@ -50,9 +52,14 @@ _GAMMA = 10.0  # log compression of band magnitudes: log(1 + gamma * magnitude)
 _SWITCH_MARGIN = 1.05  # score ratio a rival tempo needs to take over
 _LATE_S = 0.06  # a predicted beat found this late is still flagged (first beat, re-lock)
 _PHASE_NEAR = 0.15  # a comb offset within this fraction of a period of the grid just follows it
-_PHASE_SWITCH = 1.3  # a grid farther away must score this much more than the current one
+_PHASE_SWITCH = 1.5  # a grid farther away must score this much more than the current one
 _TRIPLE_RATIO = 0.6  # a 2/3 rival within this score ratio of the best may take over (see below)
 _TRIPLE_MARGIN = 0.1  # ... when the ACF at 2/3 of the best period beats that at 1/2 by this much
+_HOLD_DROP = 1.0  # the accent's per-band peak hold falls this much (log magnitude) per second
+_HALF_BEATS = 24  # beats of history in the comb that decides between beat and off-beat
+_HALF_DECAY = 0.93  # weight ratio between successive past beats in that comb
+_HALF_MARGIN = 1.1  # the grid half a period away must score this much more to take over
+_HALF_SEARCH = 0.04  # each of the two grids is read at its best offset within +- this of a period
 
 
 def _log_bands(
@@ -76,11 +83,18 @@ def _flux(
     edges: np.ndarray,
     prev: np.ndarray,
     cur: np.ndarray,
+    hold: np.ndarray,
     gamma: float,
-) -> float:
-    """Log band-energy flux against the band max-filtered previous frame; updates ``prev``.
+    drop: float,
+) -> tuple[float, float]:
+    """Log band-energy flux and accent of one frame; updates ``prev``, ``cur`` and ``hold``.
 
-    The max filter over neighbouring bands keeps vibrato and glides from reading as onsets.
+    Returns ``(flux, accent)``. The flux is the rise of each band over the previous frame's
+    maximum of that band and its neighbours (the max filter keeps vibrato and glides from reading
+    as onsets). The accent is the rise over a peak hold of the same bands that falls by ``drop``
+    per frame: a sound only counts as far as it is louder than what those bands held recently, so
+    the accented hi-hat on the beat counts and the softer one on the "and" does not, and a bass or
+    kick repeated at the same level counts less than the first of a group.
     """
     n = edges.shape[0] - 1
     for b in range(n):
@@ -98,9 +112,21 @@ def _flux(
         d = cur[b] - m
         if d > 0.0:
             total += d
+    accent = 0.0
+    for b in range(n):
+        m = hold[b]
+        if b > 0 and hold[b - 1] > m:
+            m = hold[b - 1]
+        if b + 1 < n and hold[b + 1] > m:
+            m = hold[b + 1]
+        d = cur[b] - m
+        if d > 0.0:
+            accent += d
     for b in range(n):
         prev[b] = cur[b]
-    return total
+        h = hold[b] - drop
+        hold[b] = cur[b] if cur[b] > h else h
+    return total, accent
 
 
 @numba.njit(cache=True)
@@ -268,6 +294,60 @@ def _phase_search(
     return off_f, best, total / n_off
 
 
+@numba.njit(cache=True)
+def _comb_score(
+    ring: np.ndarray, pos: int, filled: int, period: float, off: float, n_beats: int, decay: float
+) -> float:
+    """Score of one comb at a fractional offset (frames since its most recent pulse).
+
+    The same tent-kernel reading as :func:`_phase_search`, for a single offset.
+    """
+    size = ring.shape[0]
+    s = 0.0
+    w = 1.0
+    for k in range(n_beats):
+        t = off + k * period
+        i = int(math.floor(t))
+        frac = t - i
+        for d in range(-1, 2):
+            kw = 0.5 if d == 0 else 0.25
+            j0 = i + d
+            j1 = j0 + 1
+            v0 = ring[(pos - j0) % size] if 0 <= j0 < filled else 0.0
+            v1 = ring[(pos - j1) % size] if 0 <= j1 < filled else 0.0
+            s += w * kw * ((1.0 - frac) * v0 + frac * v1)
+        w *= decay
+    return s
+
+
+@numba.njit(cache=True)
+def _comb_near(
+    ring: np.ndarray,
+    pos: int,
+    filled: int,
+    period: float,
+    off: float,
+    n_beats: int,
+    decay: float,
+    width: float,
+) -> tuple[float, float]:
+    """Best comb score within +-``width`` (fraction of a period) of an offset, and that offset."""
+    w = max(1, int(round(width * period)))
+    best = -1.0
+    arg = off
+    for d in range(-w, w + 1):
+        o = off + d
+        if o < 0.0:
+            o += period
+        elif o >= period:
+            o -= period
+        v = _comb_score(ring, pos, filled, period, o, n_beats, decay)
+        if v > best:
+            best = v
+            arg = o
+    return best, arg
+
+
 def _comb_at(scores: np.ndarray, period: float, off: float) -> float:
     """Comb score at a fractional offset (the better of the two integer offsets around it)."""
     n_off = int(period) + 1  # offsets _phase_search scored
@@ -330,13 +410,16 @@ class BeatTracker:
         n_lag = int(fr * _ACF_SECONDS) + 2
         self._alpha = math.exp(-1.0 / (fr * _ACF_TAU))
         self._mean_alpha = math.exp(-1.0 / (fr * _MEAN_TAU))
-        ring = 1 << int(math.ceil(math.log2(max(n_lag, _COMB_BEATS * self._hi + 8))))
+        ring = 1 << int(math.ceil(math.log2(max(n_lag, _HALF_BEATS * self._hi + 8))))
         self._edges = _log_bands(
             self._win // 2 + 1, self.sample_rate, _BANDS_PER_OCTAVE, 30.0, 11000.0
         )
         self._prev = np.zeros(self._edges.shape[0] - 1, np.float64)
+        self._hold = np.zeros(self._edges.shape[0] - 1, np.float64)
+        self._drop = _HOLD_DROP / fr
         self._bands = np.zeros(self._edges.shape[0] - 1, np.float64)
-        self._env = np.zeros(ring, np.float64)  # novelty, for the phase comb
+        self._env = np.zeros(ring, np.float64)  # accent over its running mean, for the phase comb
+        self._acc = np.zeros(ring, np.float64)  # accent, for the beat / off-beat choice
         self._cen = np.zeros(ring, np.float64)  # novelty minus its running mean, for the ACF
         self._acf = np.zeros(n_lag, np.float64)
         self._cnt = np.zeros(n_lag, np.float64)
@@ -349,7 +432,10 @@ class BeatTracker:
         """Forget all past audio; the next :meth:`process` starts a new stream at time 0."""
         self._pvoc = aubio.pvoc(self._win, self._sub)
         self._prev[:] = 0.0
+        self._hold[:] = 0.0
+        self._amean = 0.0
         self._env[:] = 0.0
+        self._acc[:] = 0.0
         self._cen[:] = 0.0
         self._acf[:] = 0.0
         self._cnt[:] = 0.0
@@ -397,11 +483,16 @@ class BeatTracker:
 
     def _novelty(self, frame: np.ndarray) -> float:
         spec = self._pvoc(frame)
-        flux = _flux(spec.norm, self._edges, self._prev, self._bands, _GAMMA)
+        flux, accent = _flux(
+            spec.norm, self._edges, self._prev, self._bands, self._hold, _GAMMA, self._drop
+        )
         self._pos = (self._pos + 1) % self._env.shape[0]
         self._filled = min(self._filled + 1, self._env.shape[0])
-        self._env[self._pos] = flux
         self._mean = self._mean_alpha * self._mean + (1.0 - self._mean_alpha) * flux
+        self._amean = self._mean_alpha * self._amean + (1.0 - self._mean_alpha) * accent
+        # The phase comb reads the accent relative to its last second (quiet intros, fades).
+        self._env[self._pos] = accent / (self._amean + 1e-9)
+        self._acc[self._pos] = accent
         self._cen[self._pos] = flux - self._mean
         _acf_update(self._cen, self._pos, self._filled, self._acf, self._cnt, self._alpha)
         return flux
@@ -488,6 +579,7 @@ class BeatTracker:
                         cur = _comb_at(self._phase_scores, self._period, kept)
                         if best < _PHASE_SWITCH * cur:
                             off = kept
+                off = self._beat_or_offbeat(off)
                 # the grid's latest beat, in samples of the audio clock
                 self._grid = (self._pos_time() - off) * self._sub - self._delay
         if self._grid < 0.0:
@@ -506,6 +598,25 @@ class BeatTracker:
             cand += period_s
         self.next_beat_s = cand / self.sample_rate
         self.phase = float(min(max(1.0 - (cand - end) / period_s, 0.0), 1.0)) % 1.0
+
+    def _beat_or_offbeat(self, off: float) -> float:
+        """``off``, or the grid half a period away when a long accent comb prefers that one.
+
+        Syncopated music (kick and bass on the "and"s, comping on every off-beat) puts as many
+        onsets between the beats as on them, so the short comb can settle half a beat off. The
+        accent over 24 beats still tells them apart: on the beat the hi-hat is accented and the
+        first of a group of repeated notes falls, while the off-beat notes repeat at the level just
+        heard. Both grids are read at their best offset nearby, so neither wins by being the one
+        the short comb aligned exactly.
+        """
+        period = self._period
+        half = off + 0.5 * period
+        if half >= period:
+            half -= period
+        args = (self._acc, self._pos, self._filled, period)
+        cur, _ = _comb_near(*args, off, _HALF_BEATS, _HALF_DECAY, _HALF_SEARCH)
+        other, at = _comb_near(*args, half, _HALF_BEATS, _HALF_DECAY, _HALF_SEARCH)
+        return at if other > _HALF_MARGIN * cur else off
 
     def _pos_time(self) -> float:
         """Index of the newest novelty frame, counted from the stream start."""

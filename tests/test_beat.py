@@ -92,6 +92,19 @@ def test_syncopated_kick_is_not_read_as_a_dotted_beat(bpm: float) -> None:
     assert np.all(np.abs(late / bpm - 1.0) < 0.02), f"tempo {late.min():.1f}..{late.max():.1f}"
 
 
+@pytest.mark.parametrize(("bpm", "style"), [(124.0, "rumba"), (95.0, "chacha"), (140.0, "chacha")])
+def test_syncopated_beats_land_on_the_beat_not_the_offbeat(bpm: float, style: str) -> None:
+    # Kick and bass on the "and"s (and in cha-cha the comping on every off-beat) give the
+    # off-beat grid as much onset energy as the beat grid; the accent must still pick the beat.
+    seconds = 20.0
+    beats = steady_beats(bpm, seconds, offset=0.25)
+    notes = arrange(beats, style, seconds, seed=5, syncopate=True)
+    r = track(render(notes, int(seconds * SR), SR, seed=5))
+    est = r.beat_times[r.beat_times >= 10.0]
+    on = hits_within(est, beats, 0.07)
+    assert est.size >= 0.9 * (10.0 * bpm / 60.0) and on.mean() >= 0.9, f"{on.mean():.2f} on beat"
+
+
 @pytest.mark.parametrize("bpm", [90.0, 130.0])
 def test_swing_is_not_read_as_triplets(bpm: float) -> None:
     # Swung eighths put an onset at 2/3 of each beat; the beat must stay the beat (not 1.5x).
