@@ -196,6 +196,47 @@ class RingBuffer:
         """Absolute ``SAMPLE_RATE`` index of the next hop's first sample."""
         return self.resampler.outputs + self._offset
 
+    def _missing(self, hop: int) -> int:
+        """Input samples still to come before the next ``hop`` outputs can be read (<= 0: none)."""
+        return self.resampler.input_needed(hop) - (self._written - self._read)
+
+    def hop_due_ns(self, hop: int) -> int | None:
+        """Predicted ``perf_counter_ns`` at which the next ``hop`` will be complete.
+
+        Judged from the newest block: its arrival plus as many block lengths as the hop still
+        lacks. None when the hop is complete already, the ring is closed or offline, or no block
+        has come yet.
+        """
+        blocks = self._blocks
+        if self._pull is not None or self._closed or blocks == 0:
+            return None
+        missing = self._missing(hop)
+        if missing <= 0:
+            return None
+        slots = len(self._t_ns)
+        newest = (blocks - 1) % slots
+        start = int(self._t_end[(blocks - 2) % slots]) if blocks > 1 else 0
+        size = max(1, int(self._t_end[newest]) - start)
+        count = -(-missing // size)
+        return int(self._t_ns[newest]) + count * size * 1_000_000_000 // self.in_rate
+
+    def hop_ready(self, hop: int) -> bool:
+        """True when the next ``hop`` can be read without waiting."""
+        return self._closed or self._pull is not None or self._missing(hop) <= 0
+
+    def wait_for_hop(self, hop: int, deadline_ns: int) -> bool:
+        """Wait until the next ``hop`` is complete or the ring closes (True), or until
+        ``perf_counter_ns`` reaches ``deadline_ns`` (False)."""
+        while True:
+            if self.hop_ready(hop):
+                return True
+            self._data.clear()
+            if self.hop_ready(hop):  # data came between the check and the clear
+                return True
+            wait = deadline_ns - time.perf_counter_ns()
+            if wait <= 0 or not self._data.wait(wait / 1e9):
+                return False
+
     def read_into(self, out: np.ndarray, timeout: float | None = DEFAULT_TIMEOUT) -> HopInfo | None:
         """Fill ``out`` with the next hop at ``SAMPLE_RATE``, waiting for audio if needed.
 
@@ -404,6 +445,19 @@ class AudioSource:
                     "vanished (check it, or run `livedance devices`)"
                 )
         return info
+
+    def hop_due_ns(self, hop: int = HOP) -> int | None:
+        """Predicted arrival of the next hop (see :meth:`RingBuffer.hop_due_ns`)."""
+        return self.ring.hop_due_ns(hop)
+
+    def hop_ready(self, hop: int = HOP) -> bool:
+        """True when the next hop can be read without waiting (or the input ended)."""
+        return self.ring.hop_ready(hop)
+
+    def wait_for_hop(self, deadline_ns: int, hop: int = HOP) -> bool:
+        """Wait for the next hop until ``deadline_ns``; True when it is there (or the input
+        ended), False when the deadline came first."""
+        return self.ring.wait_for_hop(hop, deadline_ns)
 
     def skip_to_newest(self, keep: int = HOP) -> int:
         """The worker fell behind: drop old audio but about ``keep`` samples; returns the drop."""

@@ -70,6 +70,12 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--duration", type=float, help="stop after this many seconds of audio")
     p.add_argument("--model", type=Path, help="ONNX step model (default: the shipped model)")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
+    p.add_argument(
+        "--no-keep-warm",
+        action="store_true",
+        help="do not warm the features and model up before each frame (saves about 5%% of a "
+        "core, costs about 0.4 ms of latency)",
+    )
     p.add_argument("--quiet", action="store_true", help="no status line")
 
 
@@ -185,6 +191,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             sender,
             foot_lock=args.foot_lock,
             style_source=auto,  # type: ignore[arg-type]
+            keep_warm=not args.no_keep_warm,
         )
         if control is not None:
             control.start()

@@ -279,6 +279,16 @@ class DanceStep:
         np.copyto(self._slots[t % self._ring], self.state_column)
         self._step[0] = t + 1
 
+    def warm(self) -> None:
+        """Run the graph on the current inputs without advancing: the state, the step and the
+        previous pose stay as they are; the outputs are overwritten with the values this frame's
+        :meth:`run` would write before its conditioning is set.
+
+        Live, frames come 16.7 ms apart and the weights and code go cold in between; a warm run
+        shortly before the next frame is due brings them back so the real run is fast.
+        """
+        self.session.run_with_iobinding(self._binding)
+
     def denormalise_pose(self, pose: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Normalised pose features (B, P) -> raw units into ``out`` (B, P)."""
         np.multiply(pose, self.pose_std, out=out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -363,6 +364,39 @@ def test_ring_skip_to_newest_keeps_hops_aligned() -> None:
         assert ring.backlog < HOP + ring._skip_out + ring.resampler.lookahead
         nxt = ring.read_into(out)
         assert nxt is not None and nxt.index == HOP + dropped
+
+
+def test_ring_predicts_when_the_next_hop_is_complete() -> None:
+    ring = RingBuffer(48000, SAMPLE_RATE)  # no resampling: a hop is HOP input samples
+    assert ring.hop_due_ns(HOP) is None  # nothing has come yet
+    block = np.zeros(256, np.float32)
+    period_ns = 256 * 1_000_000_000 // SAMPLE_RATE
+    ring.write(block, 5_000)
+    # HOP - 256 samples are missing: one more block of 256 completes the hop
+    assert ring.hop_due_ns(HOP) == 5_000 + period_ns
+    assert not ring.hop_ready(HOP)
+    ring.write(block, 5_000 + period_ns)
+    assert ring.hop_ready(HOP) and ring.hop_due_ns(HOP) is None
+    out = np.empty(HOP, np.float32)
+    assert ring.read_into(out) is not None
+    # 112 samples left over: 288 missing -> two more blocks
+    assert ring.hop_due_ns(HOP) == 5_000 + period_ns + 2 * 256 * 1_000_000_000 // SAMPLE_RATE
+    ring.close()
+    assert ring.hop_due_ns(HOP) is None and ring.hop_ready(HOP)
+    offline = RingBuffer(1000, pull=lambda r: r.close())
+    assert offline.hop_due_ns(HOP) is None and offline.hop_ready(HOP)
+
+
+def test_ring_wait_for_hop_until_deadline_or_audio() -> None:
+    ring = RingBuffer(48000, SAMPLE_RATE)
+    t0 = time.perf_counter_ns()
+    assert not ring.wait_for_hop(HOP, t0 + 20_000_000)  # no audio: the deadline comes
+    assert time.perf_counter_ns() >= t0 + 20_000_000
+    writer = threading.Timer(0.05, lambda: ring.write(np.zeros(HOP, np.float32), 0))
+    writer.start()
+    assert ring.wait_for_hop(HOP, time.perf_counter_ns() + 10_000_000_000)
+    writer.join()
+    assert ring.hop_ready(HOP)
 
 
 def test_ring_read_times_out_without_audio() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from livedance.audio import FileSource
+from livedance.audio import DemoSource, FileSource
 from livedance.control import Controls
 from livedance.engine import Engine
 from livedance.render import render, save_render
@@ -97,3 +97,22 @@ def test_reset_request_restarts_the_dance(model: Path, song: Path) -> None:
     assert second.stats.resets == 1  # the request
     assert second.model.step == 60 - 30  # the model restarted at frame 30
     assert not np.allclose(a[31:], b[31:])
+
+
+def test_keeping_warm_leaves_the_live_dance_unchanged(model: Path) -> None:
+    """Live (paced) demo audio: the warm-ups before each hop change no frame of the dance."""
+    runs = []
+    for keep_warm in (True, False):
+        step = DanceStep(model)
+        controls = Controls(step.meta.style_names, style="rumba", seed=2)
+        source = DemoSource("rumba", bpm=100, seconds=4.0)
+        # a generous backlog: a loaded machine must not skip audio in one run only
+        engine = Engine(source, step, controls, None, None, max_backlog=200, keep_warm=keep_warm)
+        frames: list[np.ndarray] = []
+        engine.run(duration=1.5, on_frame=lambda j, f=frames: f.append(j.copy()))
+        runs.append((np.stack(frames), engine.stats))
+    (warm, warm_stats), (cold, cold_stats) = runs
+    assert warm.shape == cold.shape == (90, *warm.shape[1:])
+    np.testing.assert_array_equal(warm, cold)
+    assert warm_stats.warm_runs > 0 and cold_stats.warm_runs == 0
+    assert warm_stats.dropped_frames == cold_stats.dropped_frames == 0

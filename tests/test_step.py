@@ -42,6 +42,25 @@ def test_reset_reproduces_a_run_and_state_matters(model_path: Path) -> None:
     np.testing.assert_array_equal(a, c)
 
 
+def test_warm_runs_change_nothing_the_dance_depends_on(model_path: Path) -> None:
+    plain = DanceStep(model_path)
+    warmed = DanceStep(model_path)
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        cond = rng.normal(size=plain.meta.cond_dim).astype(np.float32)
+        state, t = warmed.state.copy(), warmed.step
+        warmed.warm()
+        warmed.warm()
+        np.testing.assert_array_equal(warmed.state, state)
+        assert warmed.step == t
+        for step in (plain, warmed):
+            step.normalise_cond(cond)
+            step.run()
+            step.prev_pose[:] = step.gmm_mean[:, 0]
+        np.testing.assert_array_equal(warmed.gmm_mean, plain.gmm_mean)
+        np.testing.assert_array_equal(warmed.state, plain.state)
+
+
 def test_dancers_are_independent(model_path: Path) -> None:
     step = DanceStep(model_path, batch=3)
     step.set_style(step.style_weights("rumba"), dancer=1)
