@@ -198,6 +198,39 @@ def _paced(step: DanceStep, n: int) -> np.ndarray:
     return out
 
 
+def graph_macs(path: Path, batch: int = 1) -> int:
+    """Multiply-accumulates of one run of an fp32 ONNX graph: its Gemm and MatMul nodes
+    (everything else is elementwise and small), from ONNX shape inference at batch ``batch``."""
+    import onnx
+    from onnx import shape_inference
+
+    model = onnx.load(str(path))
+    for value in (*model.graph.input, *model.graph.output):
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param:
+                dim.dim_value = batch
+    model = shape_inference.infer_shapes(model, data_prop=True)
+    shapes = {t.name: list(t.dims) for t in model.graph.initializer}
+    for value in (*model.graph.value_info, *model.graph.input, *model.graph.output):
+        shapes[value.name] = [d.dim_value for d in value.type.tensor_type.shape.dim]
+    total = 0
+    for node in model.graph.node:
+        if node.op_type not in ("Gemm", "MatMul"):
+            if node.domain == "com.microsoft":  # no shapes past a contrib op: count fp32 exports
+                raise ValueError(f"{path}: {node.op_type} is not counted; use an fp32 export")
+            continue
+        attrs = {a.name: a.i for a in node.attribute}
+        a, out = shapes[node.input[0]], shapes[node.output[0]]
+        if not out or 0 in out:
+            raise ValueError(f"{path}: no static shape for {node.op_type} {node.name}")
+        if node.op_type == "Gemm" and attrs.get("transA"):
+            inner = a[0]
+        else:
+            inner = a[-1]
+        total += int(np.prod(out)) * inner
+    return total
+
+
 def step_vs_naive(
     model_path: Path,
     frames: int,
@@ -252,8 +285,13 @@ def step_vs_naive(
                 "speedup": {q: s_naive[q] / s_cached[q] for q in ("p50", "p99")},
                 "speedup_fp32": {q: s_naive[q] / s_fp32[q] for q in ("p50", "p99")},
             }
+        macs = {
+            "cached": graph_macs(Path(d) / "fp32.onnx"),
+            "naive": graph_macs(Path(d) / "window.onnx"),
+        }
     first = by_batch[str(batches[0])]
     return {
+        "macs_per_frame": macs,
         "config": {
             "residual_channels": cfg.residual_channels,
             "skip_channels": cfg.skip_channels,
@@ -319,6 +357,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.threads} thread(s); cached = this model ({steps['weights']} weights), "
         f"naive = whole-window recompute, {steps['naive_weights']} weights:"
     )
+    macs = steps["macs_per_frame"]
+    work = macs["naive"] / macs["cached"]
+    b1 = steps["by_batch"]["1"]
+    print(
+        f"  work per frame: cached {macs['cached'] / 1e6:.2f} M multiply-adds, naive "
+        f"{macs['naive'] / 1e6:.1f} M ({work:.0f}x); at B=1, p50: cached fp32 "
+        f"{macs['cached'] / b1['step_fp32_us']['p50'] / 1e3:.1f} G/s, naive "
+        f"{macs['naive'] / b1['naive_step_us']['p50'] / 1e3:.1f} G/s"
+    )
     v = steps["step_paced_us"]
     what = "cached, paced at the frame rate, B=1"
     print(f"  {what:37s}  p50 {v['p50']:8.1f} us   p99 {v['p99']:8.1f} us")
@@ -346,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             "naive_step_us": steps["naive_step_us"],
             "speedup": {"p50": ratio_p50, "p99": ratio_p99},
             "model_config": cfg,
+            "macs_per_frame": steps["macs_per_frame"],
             "weights": steps["weights"],
             "naive_weights": steps["naive_weights"],
             "by_batch": steps["by_batch"],

@@ -1,0 +1,51 @@
+"""The latency benchmark's work count: multiply-adds read from a graph's shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from benchmarks.latency import graph_macs
+
+
+def test_graph_macs_counts_matmul_and_gemm_at_the_batch(tmp_path: Path) -> None:
+    w1 = numpy_helper.from_array(np.ones((3, 5), np.float32), "w1")
+    w2 = numpy_helper.from_array(np.ones((2, 5), np.float32), "w2")
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w1"], ["h"]),
+            helper.make_node("Relu", ["h"], ["r"]),
+            helper.make_node("Gemm", ["r", "w2"], ["y"], transB=1),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 2])],
+        [w1, w2],
+    )
+    path = tmp_path / "g.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    assert graph_macs(path) == 3 * 5 + 5 * 2
+    assert graph_macs(path, batch=4) == 4 * (3 * 5 + 5 * 2)
+
+
+def test_graph_macs_refuses_contrib_ops(tmp_path: Path) -> None:
+    node = helper.make_node("MatMulNBits", ["x", "w"], ["y"], domain="com.microsoft", K=32, N=8)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+        [numpy_helper.from_array(np.zeros((8, 1, 16), np.uint8), "w")],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)],
+    )
+    path = tmp_path / "q.onnx"
+    onnx.save(model, path)
+    with pytest.raises(ValueError, match="fp32 export"):
+        graph_macs(path)
