@@ -30,6 +30,16 @@ def _training_state(checkpoint: Path) -> dict[str, Any]:
     return {"step": state.get("step"), "epoch": state.get("epoch"), "best_val": state.get("best")}
 
 
+def describe_lineage(tuned: dict[str, Any]) -> str:
+    """'a 500-step run, itself fine-tuned from a 3000-step run' from nested fine_tuned_from."""
+    steps = []
+    node: dict[str, Any] | None = tuned
+    while node:
+        steps.append(node["steps"])
+        node = node.get("fine_tuned_from")
+    return ", itself fine-tuned from ".join(f"a {n}-step run" for n in steps)
+
+
 def model_card(
     meta: dict[str, Any], training: dict[str, Any], quality: dict[str, Any] | None
 ) -> str:
@@ -79,7 +89,7 @@ def model_card(
         f"seed {cfg.get('seed')}.",
         f"- Trained {training.get('step')} steps ({training.get('epoch')} epochs)"
         + (
-            f", fine-tuned from a {tuned['steps']}-step run of the same configuration after the "
+            f", fine-tuned from {describe_lineage(tuned)} of the same configuration after the "
             "conditioning features changed"
             if (tuned := trained.get("fine_tuned_from"))
             else ""

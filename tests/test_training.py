@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from export.ship import describe_lineage
 from training import losses
 from training.dancenet import gmm_nll as dancenet_gmm_nll
 from training.train import load_config, train
@@ -99,6 +100,17 @@ def test_init_fine_tunes_from_a_checkpoint(tmp_path: Path) -> None:
     assert ck["metadata"]["trained_on"]["fine_tuned_from"] == {"checkpoint": "last.pt", "steps": 20}
     # it starts where the base run stopped: the first fine-tune loss is near the base run's last
     assert _losses(tmp_path / "tuned")[0] < _losses(tmp_path / "base")[0] - 1.0
+    # a fine-tune of the fine-tune keeps the lineage, and the model card tells it
+    cfg["train"].update(steps=5, checkpoint_every=5, val_every=5)
+    train(cfg, tmp_path / "again", init=tmp_path / "tuned" / "last.pt", progress=False)
+    again = torch.load(tmp_path / "again" / "last.pt", weights_only=False)
+    lineage = again["metadata"]["trained_on"]["fine_tuned_from"]
+    assert lineage == {
+        "checkpoint": "last.pt",
+        "steps": 10,
+        "fine_tuned_from": {"checkpoint": "last.pt", "steps": 20},
+    }
+    assert describe_lineage(lineage) == "a 10-step run, itself fine-tuned from a 20-step run"
 
     cfg["model"]["residual_channels"] = 2 * int(cfg["model"].get("residual_channels", 8))
     with pytest.raises(ValueError, match="different model config"):

@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--init", help="fine-tune: start from this checkpoint's weights")
     p.add_argument("--loss", choices=("gmm", "mse"), help="override the config's loss")
     p.add_argument("--steps", type=int, help="override train.steps")
+    p.add_argument("--lr", type=float, help="override train.lr (e.g. lower to fine-tune)")
     p.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, loss=args.loss)
         if args.steps is not None:
             cfg["train"]["steps"] = args.steps
+        if args.lr is not None:
+            cfg["train"]["lr"] = args.lr
         summary = train(
             cfg,
             args.out,

@@ -315,6 +315,9 @@ def train(
             raise ValueError(f"--init: {init} holds a different model config")
         model.load_state_dict(ck["state_dict"])
         init_from = {"checkpoint": Path(init).name, "steps": int(ck["train_state"]["step"])}
+        parent = ck.get("metadata", {}).get("trained_on", {}).get("fine_tuned_from")
+        if parent:  # the start was itself fine-tuned: keep the whole lineage
+            init_from["fine_tuned_from"] = parent
     raw_model = model
     if dist.world > 1:
         ids = [dist.device.index] if dist.device.type == "cuda" else None
