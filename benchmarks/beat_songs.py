@@ -31,6 +31,35 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tang20
 MOTION_FPS = 25.0
 STYLE_NAMES = {"W": "waltz", "R": "rumba", "C": "cha-cha", "T": "tango"}
 _RATIOS = (0.5, 2.0 / 3.0, 1.0, 1.5, 2.0, 3.0)
+SETTLE_S = 10.0  # the stability figures skip the song's first seconds (the tracker locking on)
+STABLE_TOL = 0.1  # a frame is stable within this fraction of the song's median tempo
+_OCTAVE_TOL = 0.1  # a hop-to-hop tempo ratio within this of 2 or 1/2 is an octave flip
+
+
+def tempo_stability(times: np.ndarray, tempo: np.ndarray) -> tuple[float, float]:
+    """How steadily a song's tempo holds one level after its first ``SETTLE_S`` seconds.
+
+    Parameters
+    ----------
+    times : np.ndarray
+        ``(frames,)`` frame end times (s).
+    tempo : np.ndarray
+        ``(frames,)`` tracker tempo (BPM).
+
+    Returns
+    -------
+    (stable, flips_per_min) : tuple[float, float]
+        The fraction of those frames within ``STABLE_TOL`` of their median tempo, and the number
+        of octave flips (one hop's tempo about 2x or 1/2 of the previous one) per minute.
+    """
+    late = tempo[times >= SETTLE_S]
+    if late.size < 2:
+        return float("nan"), float("nan")
+    stable = float(np.mean(np.abs(late / np.median(late) - 1.0) <= STABLE_TOL))
+    step = np.abs(np.log2(late[1:] / late[:-1]))
+    flips = int(np.sum(np.abs(step - 1.0) <= np.log2(1.0 + _OCTAVE_TOL)))
+    minutes = (times[-1] - max(SETTLE_S, float(times[0]))) / 60.0
+    return stable, flips / minutes if minutes > 0 else float("nan")
 
 
 def step_rate(skeletons: np.ndarray, center: np.ndarray) -> tuple[float, float]:
@@ -82,6 +111,7 @@ def analyse(folder: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     found = bool(np.isfinite(spm) and np.isfinite(median))
     ratio = median / spm if found else None
     nearest = min(_RATIOS, key=lambda q: abs(np.log(ratio / q))) if ratio else None
+    stable, flips = tempo_stability(r.frame_times, r.tempo_bpm)
     row = {
         "song": folder.name,
         "style": STYLE_NAMES.get(folder.name.split("_")[1], "?"),
@@ -89,6 +119,8 @@ def analyse(folder: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
         "window_s": [t0, t1],
         "tempo_median_bpm": median,
         "tempo_p10_p90_bpm": [float(np.percentile(tempo, 10)), float(np.percentile(tempo, 90))],
+        "stable_fraction": stable,
+        "octave_flips_per_min": flips,
         "confidence_median": float(np.median(r.confidence[inside])),
         "beats_in_window": int(((r.beat_times >= t0) & (r.beat_times <= t1)).sum()),
         "step_rate_spm": spm if found else None,
@@ -114,12 +146,14 @@ def plot_style(
         t0, t1 = row["window_s"]
         keep = (times >= t0) & (times <= t1)
         ax0.plot(times[keep] - t0, tempo[keep], color=f"C{i}", lw=1, label=row["song"])
-        ax0.axhline(row["step_rate_spm"] * row["nearest_ratio"], color=f"C{i}", ls="--", lw=0.8)
+        if row["ratio"] is not None:  # no line for a song without a step period
+            ax0.axhline(row["step_rate_spm"] * row["nearest_ratio"], color=f"C{i}", ls="--", lw=0.8)
     ax0.set_xlabel("time in the danced window (s)")
     ax0.set_ylabel("tracker tempo (BPM); dashed: step rate x ratio")
     ax0.legend(fontsize=7)
-    spm = np.array([r["step_rate_spm"] for r, _, _ in curves])
-    bpm = np.array([r["tempo_median_bpm"] for r, _, _ in curves])
+    found = [r for r, _, _ in curves if r["ratio"] is not None]
+    spm = np.array([r["step_rate_spm"] for r in found])
+    bpm = np.array([r["tempo_median_bpm"] for r in found])
     grid = np.linspace(20, 200, 10)
     for q in (0.5, 1.0, 2.0):
         ax1.plot(grid, q * grid, "k:", lw=0.8)
@@ -163,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"{'song':12s} {'style':8s} {'tempo':>7s} {'p10-p90':>13s} {'steps/min':>9s} "
-        f"{'ratio':>6s} near"
+        f"{'ratio':>6s} near {'stable':>6s} {'flips/min':>9s}"
     )
     for r in rows:
         lo, hi = r["tempo_p10_p90_bpm"]
@@ -173,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             else (f"{r['step_rate_spm']:9.1f} {r['ratio']:6.2f} {r['nearest_ratio']:.3g}")
         )
         bpm = f"{r['tempo_median_bpm']:7.1f} {lo:6.1f}-{hi:6.1f}"
-        print(f"{r['song']:12s} {r['style']:8s} {bpm} {steps}")
+        held = f"{r['stable_fraction']:6.1%} {r['octave_flips_per_min']:9.2f}"
+        print(f"{r['song']:12s} {r['style']:8s} {bpm} {steps} {held}")
     styles: dict[str, Any] = {}
     for style, items in by_style.items():
         every = [r for r, _, _ in items]
@@ -189,8 +224,28 @@ def main(argv: list[str] | None = None) -> int:
             "ratio_error_median": float(np.median(np.abs([r["ratio_error"] for r in sr])))
             if sr
             else None,
+            "stable_fraction_mean": float(np.nanmean([r["stable_fraction"] for r in every])),
+            "octave_flips_per_min_mean": float(
+                np.nanmean([r["octave_flips_per_min"] for r in every])
+            ),
         }
         print(f"{style}: {json.dumps(styles[style])}")
+    stability = {
+        "settle_s": SETTLE_S,
+        "tolerance": STABLE_TOL,
+        "stable_fraction_mean": float(np.nanmean([r["stable_fraction"] for r in rows]))
+        if rows
+        else None,
+        "octave_flips_per_min_mean": float(np.nanmean([r["octave_flips_per_min"] for r in rows]))
+        if rows
+        else None,
+    }
+    if rows:
+        print(
+            f"tempo stability over {len(rows)} songs after {SETTLE_S:g} s: "
+            f"{stability['stable_fraction_mean']:.1%} of frames within {STABLE_TOL:.0%} of the "
+            f"song's median, {stability['octave_flips_per_min_mean']:.2f} octave flips per minute"
+        )
     for f in failed:
         print(f"failed: {f['song']}: {f['error']}")
     if args.plots is not None:
@@ -200,7 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
-            json.dumps({"styles": styles, "songs": rows, "failed": failed}, indent=1)
+            json.dumps(
+                {"stability": stability, "styles": styles, "songs": rows, "failed": failed},
+                indent=1,
+            )
         )
     return 1 if failed else 0
 

@@ -60,6 +60,20 @@ _HALF_BEATS = 24  # beats of history in the comb that decides between beat and o
 _HALF_DECAY = 0.93  # weight ratio between successive past beats in that comb
 _HALF_MARGIN = 1.1  # the grid half a period away must score this much more to take over
 _HALF_SEARCH = 0.04  # each of the two grids is read at its best offset within +- this of a period
+_RELATED = (2.0, 1.5, 3.0)  # period ratios (either way) of metrically related tempo levels
+_RELATED_NEAR = 0.085  # ... within this in log2 (6 %)
+_RELATED_HOLD_S = 2.0  # a related rival must win this long without a break to take over
+_RELATED_MARGIN = 1.5  # ... and by this score ratio once the current tempo has held
+_LOCKED_S = 8.0  # ... this long
+
+
+def _related(ratio: float) -> bool:
+    """Whether a period ratio is about 2, 3/2 or 3 (or their inverses): another metrical level."""
+    d = abs(math.log2(ratio))
+    for q in _RELATED:
+        if abs(d - math.log2(q)) <= _RELATED_NEAR:
+            return True
+    return False
 
 
 def _log_bands(
@@ -426,6 +440,9 @@ class BeatTracker:
         self._scores = np.zeros(self._hi + 1, np.float64)
         self._phase_scores = np.zeros(2 * self._hi + 2, np.float64)
         self._frame = np.zeros(self._sub, np.float32)
+        hops_per_s = self.sample_rate / self.hop
+        self._rival_hops = int(round(_RELATED_HOLD_S * hops_per_s))
+        self._locked_hops = int(round(_LOCKED_S * hops_per_s))
         self.reset()
 
     def reset(self) -> None:
@@ -445,6 +462,8 @@ class BeatTracker:
         self._mean = 0.0
         self._samples = 0
         self._period = 0.0  # frames; 0 = no estimate yet
+        self._rival_run = 0  # hops a related rival tempo has kept winning
+        self._held = 0  # hops since the last switch of tempo level
         self._grid = -1.0  # sample time of a beat on the current grid; <0 = none
         self._last_beat = -1e18  # sample time of the last flagged beat
         self.tempo_bpm = 120.0
@@ -524,9 +543,23 @@ class BeatTracker:
             local = a + int(np.argmax(sc[a : b + 1]))
             if abs(best - cur) <= 0.06 * cur:
                 local = best
-            # Hysteresis: a rival period must beat the current one's own peak by a margin.
-            if local != best and sc[best] > _SWITCH_MARGIN * sc[local]:
-                local = best
+            # Hysteresis: a rival period must beat the current one's own peak by a margin. A rival
+            # at another metrical level (x2, x3/2, x3 or their inverses) must also keep winning for
+            # a while, and by more once the tempo has held: on real songs the level otherwise flips
+            # whenever the accompaniment thins out for a bar or two. A tempo change (x4/3, x3/4,
+            # ...) switches at once.
+            related = local != best and _related(best / local)
+            locked = self._held >= self._locked_hops
+            margin = _RELATED_MARGIN if related and locked else _SWITCH_MARGIN
+            if local != best and sc[best] > margin * sc[local]:
+                self._rival_run = self._rival_run + 1 if related else 0
+                if not related or self._rival_run >= self._rival_hops:
+                    local = best
+                    self._rival_run = 0
+                    self._held = 0
+            else:
+                self._rival_run = 0
+            self._held += 1
             self._period = _refine_period(self._acf, self._cnt, local, min_cnt)
         self.tempo_bpm = 60.0 * self.frame_rate / self._period
         self.confidence = float(min(1.0, max(0.0, sc[best])))

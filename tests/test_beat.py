@@ -116,6 +116,19 @@ def test_swing_is_not_read_as_triplets(bpm: float) -> None:
     assert np.all(np.abs(late / bpm - 1.0) < 0.02), f"tempo {late.min():.1f}..{late.max():.1f}"
 
 
+@pytest.mark.parametrize(("bpm", "style"), [(87.0, "chacha"), (90.0, "rumba")])
+def test_tempo_level_held_when_the_band_thins_out(bpm: float, style: str) -> None:
+    # Four seconds of hi-hat eighths alone (the rest of the band drops out) score the double tempo
+    # higher for a moment; the tempo must stay at the level it held before, not flip and back.
+    seconds, t0, t1 = 24.0, 12.0, 16.0
+    beats = steady_beats(bpm, seconds, offset=0.2)
+    notes = arrange(beats, style, seconds, seed=4)
+    notes = [n for n in notes if not t0 <= n.time < t1 or n.instrument == "hihat"]
+    r = track(render(notes, int(seconds * SR), SR, seed=4))
+    late = r.tempo_bpm[r.frame_times >= 8.0]
+    assert np.all(np.abs(late / bpm - 1.0) < 0.02), f"tempo {late.min():.1f}..{late.max():.1f}"
+
+
 def test_first_beat_is_quick() -> None:
     beats = steady_beats(120.0, 8.0, offset=0.1)
     r = track(clicks(beats, 8.0))
