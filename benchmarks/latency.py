@@ -10,8 +10,8 @@
    the engine's end to end (audio block arrival -> last datagram sent) and of the receiver's
    (arrival -> datagram received).
 2. Times ``DanceStep.run()`` (packed ring state, IOBinding) against the naive graph that recomputes
-   the whole receptive window per frame, at the same model size, in the same run, at B = 1 and
-   B = 4: the given model (its own weight format, e.g. int8), the same architecture with fp32
+   the whole receptive window per frame, at the same model size, in the same run, at B = 1, 4
+   and 8: the given model (its own weight format, e.g. int8), the same architecture with fp32
    weights, and the naive graph in fp32; and the given model paced at the frame rate (one step
    per 1/fps s, caches cold in between, as live).
 
@@ -236,7 +236,7 @@ def step_vs_naive(
     frames: int,
     naive_frames: int,
     threads: int,
-    batches: tuple[int, ...] = (1, 4),
+    batches: tuple[int, ...] = (1, 4, 8),
 ) -> dict[str, Any]:
     """Time the model's DanceStep.run() against recomputing its whole receptive window.
 

@@ -7,7 +7,8 @@ Protocol (metrics in :mod:`benchmarks.motion_metrics`):
 
 - Data: the Tang et al. 2018 songs (``../shared/data/tang2018``, ``--data``) with the split of
   ``training/split.json``; ground truth is the captured dance at 60 fps, levelled as training
-  levels it (``training.data.load_motion``).
+  levels it (``training.data.load_motion``). ``--songs val`` scores the validation songs instead
+  of the test songs: for choosing checkpoints and settings, so that the test songs stay unseen.
 - Each system dances to the audio of each test song's dance window (written to a temporary WAV and
   run through :func:`livedance.render.render`, the live path unpaced), in the song's style, seed 0.
   A ``.pt`` model (the plain-LSTM ablation, which has no ONNX step graph) runs the same path with
@@ -594,6 +595,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the tang2018 folder")
     ap.add_argument("--split", type=Path, default=DEFAULT_SPLIT)
+    ap.add_argument(
+        "--songs",
+        choices=("test", "val"),
+        default="test",
+        help="held-out songs to score: val to choose checkpoints or settings, test to report",
+    )
     ap.add_argument("--window", type=float, default=10.0, help="FID/Div window (s)")
     ap.add_argument(
         "--window-hop", type=float, default=None, help="window hop (s); default: window"
@@ -639,7 +646,8 @@ def _run(args: argparse.Namespace) -> int:
     scale = mm.body_scale(sk.JOINT_NAMES, sk.PARENTS, np.asarray(sk.REST_OFFSETS))
 
     train = load_ground_truth(args.data, tqdm(split["train"], desc="train ground truth"))
-    test = load_ground_truth(args.data, tqdm(split["test"], desc="test ground truth"), True)
+    held_out = split[args.songs]
+    test = load_ground_truth(args.data, tqdm(held_out, desc=f"{args.songs} ground truth"), True)
     train_k, train_g = window_features(train, scale, args.window, hop_s)
     test_k, test_g = window_features(test, scale, args.window, hop_s)
     reference = Reference(
@@ -668,7 +676,8 @@ def _run(args: argparse.Namespace) -> int:
         "systems": results,
         "style_accuracy": style_accuracy,
         "protocol": {
-            "test_songs": split["test"],
+            "split": args.songs,
+            "songs": held_out,
             "window_s": args.window,
             "window_hop_s": hop_s,
             "hit_tolerance_s": args.hit_tolerance,
@@ -678,7 +687,7 @@ def _run(args: argparse.Namespace) -> int:
         },
     }
     if args.long is not None:
-        song = args.long_song or split["test"][0]
+        song = args.long_song or held_out[0]
         audio = next((a for n, _, a in songs if n == song), None)
         if audio is None:
             audio = load_ground_truth(args.data, [song], True)[0].audio
@@ -693,7 +702,7 @@ def _run(args: argparse.Namespace) -> int:
                 f" {r['bone_length_deviation_pct']:.2f} % at most"
             )
     if args.plot is not None:
-        song = args.plot_song or split["test"][0]
+        song = args.plot_song or held_out[0]
         rows = {k: next(d for d in v if d.song == song) for k, v in dances.items()}
         print(f"beat plot: {plot_beats(args.plot, rows)}")
     if args.json is not None:
