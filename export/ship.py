@@ -41,9 +41,13 @@ def describe_lineage(tuned: dict[str, Any]) -> str:
 
 
 def model_card(
-    meta: dict[str, Any], training: dict[str, Any], quality: dict[str, Any] | None
+    meta: dict[str, Any],
+    training: dict[str, Any],
+    quality: dict[str, Any] | None,
+    chosen_by: str | None = None,
 ) -> str:
-    """The model card (markdown) of a shipped model."""
+    """The model card (markdown) of a shipped model; ``chosen_by`` says how the checkpoint was
+    chosen among the run's."""
     trained = meta["trained_on"]
     split = trained.get("split", {})
     cfg = trained.get("config", {})
@@ -89,13 +93,15 @@ def model_card(
         f"seed {cfg.get('seed')}.",
         f"- Trained {training.get('step')} steps ({training.get('epoch')} epochs)"
         + (
-            f", fine-tuned from {describe_lineage(tuned)} of the same configuration after the "
+            f", fine-tuned from {describe_lineage(tuned)} of the same model after the "
             "conditioning features changed"
             if (tuned := trained.get("fine_tuned_from"))
             else ""
         )
-        + f"; best validation loss {training.get('best_val'):.2f} (nats per frame, negative "
+        + f"; validation loss {trained.get('val_loss', float('nan')):.2f} at this checkpoint, "
+        f"{training.get('best_val'):.2f} the run's best (nats per frame, negative "
         "log-likelihood + contact BCE).",
+        *([f"- Checkpoint: {chosen_by}"] if chosen_by else []),
         f"- Commit: {trained.get('commit') or _git_commit()}.",
         "",
         "## Sampling",
@@ -108,7 +114,8 @@ def model_card(
     if quality:
         lines += [
             "",
-            "## Metrics (held-out test songs, `python -m benchmarks.quality`)",
+            "## Metrics (held-out test songs, `python -m benchmarks.quality`, sampling seed "
+            f"{quality.get('seed', 0)})",
             "",
             "| system | FID_k | FID_g | Div_k | BAS | hit rate | foot skate (m/s) |",
             "|---|---|---|---|---|---|---|",
@@ -139,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         help="weight storage (default: %(default)s; int8 is the faster live step, its outputs "
         "within docs/architecture.md's stated tolerance of fp32)",
     )
+    ap.add_argument("--chosen-by", help="for the model card: how this checkpoint was chosen")
     args = ap.parse_args(argv)
 
     model, metadata = load_checkpoint(args.checkpoint)
@@ -152,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         metadata["trained_on"]["metrics"] = quality.get("systems", {}).get("dancenet_gmm")
     meta = export_step_model(model, metadata, args.out, weights=args.weights)
     card = args.out.with_suffix(".md")
-    card.write_text(model_card(meta.to_dict(), training, quality))
+    card.write_text(model_card(meta.to_dict(), training, quality, args.chosen_by))
     size = args.out.stat().st_size / 1e6
     print(f"wrote {args.out} ({size:.1f} MB) and {card}")
     return 0

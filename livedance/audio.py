@@ -56,6 +56,11 @@ class HopInfo:
     valid: int
 
 
+_CLOCK_RELAX_NS = 10_000
+"""How much later (ns) the ring's stream clock may move per block: it follows the earliest
+arrivals, and catches up with a stream that really started later (a stall) within ~100 blocks."""
+
+
 @njit(cache=True, nogil=True)
 def _sanitize(x: np.ndarray) -> int:
     """Replace NaN/inf by 0 in place; return how many were replaced."""
@@ -102,6 +107,9 @@ class RingBuffer:
         self._t_end = np.zeros(max_blocks, np.int64)  # cumulative end sample of each block
         self._t_ns = np.zeros(max_blocks, np.int64)
         self._blocks = 0  # producer only: blocks written
+        # producer only: the stream's clock, perf_counter_ns at input sample 0, from the earliest
+        # block arrivals (the least delayed ones); it may slip later by _CLOCK_RELAX_NS a block
+        self._clock_ns: float | None = None
         self._cursor = 0  # consumer only: first block that may hold unread samples
         self._closed = False
         self._data = threading.Event()
@@ -155,6 +163,9 @@ class RingBuffer:
         slot = self._blocks % len(self._t_ns)
         self._t_end[slot] = w + n
         self._t_ns[slot] = arrival_ns
+        start = arrival_ns - (w + n) * 1e9 / self.in_rate
+        clock = self._clock_ns
+        self._clock_ns = start if clock is None else min(start, clock + _CLOCK_RELAX_NS)
         self._blocks += 1
         self._written = w + n  # publish after the data and its time are in place
         self._data.set()
@@ -203,22 +214,25 @@ class RingBuffer:
     def hop_due_ns(self, hop: int) -> int | None:
         """Predicted ``perf_counter_ns`` at which the next ``hop`` will be complete.
 
-        Judged from the newest block: its arrival plus as many block lengths as the hop still
-        lacks. None when the hop is complete already, the ring is closed or offline, or no block
-        has come yet.
+        The hop completes with the block that brings its last input sample, as many blocks of the
+        newest one's length after it as the hop still lacks; that block's end sample is read on
+        the stream's clock, fitted to the earliest block arrivals, so one late delivery does not
+        shift the prediction. None when the hop is complete already, the ring is closed or
+        offline, or no block has come yet.
         """
         blocks = self._blocks
-        if self._pull is not None or self._closed or blocks == 0:
+        clock = self._clock_ns
+        if self._pull is not None or self._closed or blocks == 0 or clock is None:
             return None
         missing = self._missing(hop)
         if missing <= 0:
             return None
         slots = len(self._t_ns)
-        newest = (blocks - 1) % slots
+        newest_end = int(self._t_end[(blocks - 1) % slots])
         start = int(self._t_end[(blocks - 2) % slots]) if blocks > 1 else 0
-        size = max(1, int(self._t_end[newest]) - start)
-        count = -(-missing // size)
-        return int(self._t_ns[newest]) + count * size * 1_000_000_000 // self.in_rate
+        size = max(1, newest_end - start)
+        end = newest_end + -(-missing // size) * size
+        return int(clock + end * 1e9 / self.in_rate)
 
     def hop_ready(self, hop: int) -> bool:
         """True when the next ``hop`` can be read without waiting."""

@@ -45,7 +45,7 @@ BONE_TOLERANCE = 0.02
 STAGE_RADIUS = 2.5
 """Soft bound (m) on each dancer's distance from the stage centre."""
 
-KEEP_WARM_LEAD_S = 0.0015
+KEEP_WARM_LEAD_S = 0.0025
 """How long before the next hop is due the warm-up starts (s): longer than the warm-up takes."""
 
 KEEP_WARM_RUNS = 2
@@ -171,8 +171,9 @@ class Engine:
         features and the model go cold: their first run after the pause takes 2-4 times as long
         as back to back. So :data:`KEEP_WARM_LEAD_S` before each hop is due (predicted from the
         audio blocks' arrivals) the worker runs a spare FeatureExtractor on the previous hop and
-        the model graph without advancing it (:meth:`DanceStep.warm`); nothing the dance
-        depends on changes. It stops as soon as the hop arrives. Costs about 5 % of one core.
+        the model graph without advancing it (:meth:`DanceStep.warm`), then sends one byte to
+        the sender's own loopback sink (:meth:`OscSender.warm`); nothing the dance or the
+        targets see changes. It stops as soon as the hop arrives. Costs about 5 % of one core.
     """
 
     def __init__(
@@ -401,9 +402,11 @@ class Engine:
         self._spare_features.process(self._hop)  # the previous hop: as good as any music
         for _ in range(KEEP_WARM_RUNS):
             if self.source.hop_ready(self.hop):  # the hop came: warming would delay it
-                break
+                return
             self.model.warm()
             self.stats.warm_runs += 1
+        if self.sender is not None:
+            self.sender.warm()
 
     def run_in_thread(self, duration: float | None = None) -> threading.Thread:
         """Start :meth:`run` in a worker thread and return it (the caller joins it).

@@ -154,6 +154,8 @@ class OscSender:
                 self._sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
             except OSError:
                 self._errqueue = False
+        self._sink: socket.socket | None = None  # see warm()
+        self._sink_address: tuple[str, int] = ("127.0.0.1", 0)
 
     def send(self, datagram: bytes | bytearray | memoryview) -> None:
         """Send one datagram to every target; errors are counted, never raised."""
@@ -199,9 +201,26 @@ class OscSender:
                     found = True
         return found
 
+    def warm(self) -> None:
+        """Send one byte to a private loopback socket of this sender's own and drain it: the send
+        path (Python and kernel) is warm for the next frame, and no target sees anything."""
+        if self._sink is None:
+            self._sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._sink.setblocking(False)
+            self._sink.bind(("127.0.0.1", 0))
+            self._sink_address = self._sink.getsockname()
+        try:
+            self._sock.sendto(b"\0", self._sink_address)
+            while True:
+                self._sink.recv(16)
+        except OSError:  # BlockingIOError once drained; a failure here only costs the warm-up
+            pass
+
     def close(self) -> None:
         """Close the socket."""
         self._sock.close()
+        if self._sink is not None:
+            self._sink.close()
 
     def __enter__(self) -> OscSender:
         return self

@@ -387,6 +387,20 @@ def test_ring_predicts_when_the_next_hop_is_complete() -> None:
     assert offline.hop_due_ns(HOP) is None and offline.hop_ready(HOP)
 
 
+def test_ring_prediction_ignores_a_late_block() -> None:
+    ring = RingBuffer(48000, SAMPLE_RATE)
+    block = np.zeros(256, np.float32)
+    period = 256 * 1e9 / SAMPLE_RATE
+    for k in range(10):  # on time, then one block 2 ms late
+        ring.write(block, int(1e9 + (k + 1) * period + (2_000_000 if k == 9 else 0)))
+    out = np.empty(HOP, np.float32)
+    for _ in range(6):
+        assert ring.read_into(out) is not None
+    # 2560 - 2400 = 160 samples left, 240 missing: the 11th block (ends at sample 2816) completes it
+    due = ring.hop_due_ns(HOP)
+    assert due is not None and abs(due - (1e9 + 11 * period)) < 100_000
+
+
 def test_ring_wait_for_hop_until_deadline_or_audio() -> None:
     ring = RingBuffer(48000, SAMPLE_RATE)
     t0 = time.perf_counter_ns()

@@ -32,6 +32,20 @@ def test_graph_macs_counts_matmul_and_gemm_at_the_batch(tmp_path: Path) -> None:
     assert graph_macs(path, batch=4) == 4 * (3 * 5 + 5 * 2)
 
 
+def test_graph_macs_counts_a_dilated_conv(tmp_path: Path) -> None:
+    w = numpy_helper.from_array(np.ones((6, 4, 2), np.float32), "w")  # 4 -> 6 channels, kernel 2
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], dilations=[4])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 4, 20])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 6, 16])],
+        [w],
+    )
+    path = tmp_path / "c.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    assert graph_macs(path, batch=2) == 2 * 6 * 16 * 4 * 2  # outputs x (channels x taps)
+
+
 def test_graph_macs_refuses_contrib_ops(tmp_path: Path) -> None:
     node = helper.make_node("MatMulNBits", ["x", "w"], ["y"], domain="com.microsoft", K=32, N=8)
     graph = helper.make_graph(

@@ -319,6 +319,22 @@ def test_udp_round_trip_to_two_receivers() -> None:
         assert sender.errors == [0, 0]
 
 
+def test_warming_the_sender_reaches_no_target_and_counts_nothing() -> None:
+    sock, port = _receiver()
+    sock.settimeout(0.2)
+    datagram = b"/x\x00\x00,\x00\x00\x00"
+    with OscSender([("127.0.0.1", port)]) as sender:
+        for _ in range(3):
+            sender.warm()
+        assert sender.datagrams_sent == 0 and sender.bytes_sent == 0 and sender.errors == [0]
+        sender.send(datagram)
+        assert sock.recv(65536) == datagram  # the first thing the target sees
+        assert sender._sink is not None
+        with pytest.raises(BlockingIOError):  # the warm-up bytes were drained, none pile up
+            sender._sink.recv(16)
+    sock.close()
+
+
 def test_target_that_does_not_listen_is_counted_and_stream_continues() -> None:
     live, live_port = _receiver()
     dead_port = _free_port()
