@@ -1,6 +1,6 @@
 """End-to-end latency of the live engine, per stage, plus the cached step against naive recompute.
 
-``python -m benchmarks.latency [--seconds 20] [--model PATH] [--json PATH]``
+``python -m benchmarks.latency [--seconds 60] [--model PATH] [--json PATH]``
 
 1. Runs the real engine (demo music paced in real time, FeatureExtractor, DanceStep, sampler,
    PoseDecoder, native OSC layout, UDP) for ``--seconds``, twice: keeping warm (the default) and
@@ -199,7 +199,7 @@ def _paced(step: DanceStep, n: int) -> np.ndarray:
 
 
 def graph_macs(path: Path, batch: int = 1) -> int:
-    """Multiply-accumulates of one run of an fp32 ONNX graph: its Gemm and MatMul nodes
+    """Multiply-accumulates of one run of an fp32 ONNX graph: its Gemm, MatMul and Conv nodes
     (everything else is elementwise and small), from ONNX shape inference at batch ``batch``."""
     import onnx
     from onnx import shape_inference
@@ -215,7 +215,7 @@ def graph_macs(path: Path, batch: int = 1) -> int:
         shapes[value.name] = [d.dim_value for d in value.type.tensor_type.shape.dim]
     total = 0
     for node in model.graph.node:
-        if node.op_type not in ("Gemm", "MatMul"):
+        if node.op_type not in ("Gemm", "MatMul", "Conv"):
             if node.domain == "com.microsoft":  # no shapes past a contrib op: count fp32 exports
                 raise ValueError(f"{path}: {node.op_type} is not counted; use an fp32 export")
             continue
@@ -223,7 +223,9 @@ def graph_macs(path: Path, batch: int = 1) -> int:
         a, out = shapes[node.input[0]], shapes[node.output[0]]
         if not out or 0 in out:
             raise ValueError(f"{path}: no static shape for {node.op_type} {node.name}")
-        if node.op_type == "Gemm" and attrs.get("transA"):
+        if node.op_type == "Conv":  # per output: input channels of a group x kernel taps
+            inner = int(np.prod(shapes[node.input[1]][1:]))
+        elif node.op_type == "Gemm" and attrs.get("transA"):
             inner = a[0]
         else:
             inner = a[-1]
@@ -320,7 +322,7 @@ def _table(rows: list[tuple[str, dict[str, float]]], unit: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="step model")
-    ap.add_argument("--seconds", type=float, default=20.0, help="seconds of paced demo audio")
+    ap.add_argument("--seconds", type=float, default=60.0, help="seconds of paced demo audio")
     ap.add_argument("--frames", type=int, default=3000, help="timed frames of the cached step")
     ap.add_argument("--naive-frames", type=int, default=200, help="timed frames of the naive step")
     ap.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")

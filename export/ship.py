@@ -115,7 +115,7 @@ def model_card(
         lines += [
             "",
             "## Metrics (held-out test songs, `python -m benchmarks.quality`, sampling seed "
-            f"{quality.get('seed', 0)})",
+            f"{quality.get('protocol', {}).get('seed', 0)})",
             "",
             "| system | FID_k | FID_g | Div_k | BAS | hit rate | foot skate (m/s) |",
             "|---|---|---|---|---|---|---|",
