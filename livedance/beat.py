@@ -92,6 +92,23 @@ def _log_bands(
 
 
 @numba.njit(cache=True)
+def _rise(cur: np.ndarray, ref: np.ndarray, n: int) -> float:
+    """Sum over bands of the half-wave rectified rise of ``cur`` over the maximum of ``ref`` at
+    that band and its two neighbours."""
+    total = 0.0
+    for b in range(n):
+        m = ref[b]
+        if b > 0 and ref[b - 1] > m:
+            m = ref[b - 1]
+        if b + 1 < n and ref[b + 1] > m:
+            m = ref[b + 1]
+        d = cur[b] - m
+        if d > 0.0:
+            total += d
+    return total
+
+
+@numba.njit(cache=True)
 def _flux(
     norm: np.ndarray,
     edges: np.ndarray,
@@ -116,26 +133,8 @@ def _flux(
         for i in range(edges[b], edges[b + 1]):
             acc += norm[i]
         cur[b] = math.log1p(gamma * acc / (edges[b + 1] - edges[b]))
-    total = 0.0
-    for b in range(n):
-        m = prev[b]
-        if b > 0 and prev[b - 1] > m:
-            m = prev[b - 1]
-        if b + 1 < n and prev[b + 1] > m:
-            m = prev[b + 1]
-        d = cur[b] - m
-        if d > 0.0:
-            total += d
-    accent = 0.0
-    for b in range(n):
-        m = hold[b]
-        if b > 0 and hold[b - 1] > m:
-            m = hold[b - 1]
-        if b + 1 < n and hold[b + 1] > m:
-            m = hold[b + 1]
-        d = cur[b] - m
-        if d > 0.0:
-            accent += d
+    total = _rise(cur, prev, n)
+    accent = _rise(cur, hold, n)
     for b in range(n):
         prev[b] = cur[b]
         h = hold[b] - drop

@@ -342,6 +342,17 @@ class NativeLayout:
             values[7:] = joints[d].reshape(-1)
 
 
+def _consecutive_views(buffer: bytearray, sizes: Sequence[int]) -> list[memoryview]:
+    """Views of ``buffer`` cut into consecutive pieces of ``sizes`` bytes (the datagrams)."""
+    view = memoryview(buffer)
+    views = []
+    start = 0
+    for size in sizes:
+        views.append(view[start : start + size])
+        start += size
+    return views
+
+
 class TouchDesignerLayout:
     """One single-argument message per scalar, packed into bundles that each fit one datagram.
 
@@ -414,13 +425,8 @@ class TouchDesignerLayout:
             slots.append(offset + size - 4)  # the single argument is the element's last 4 bytes
         sizes.append(size)
         self._buffer = bytearray(b"".join(chunks))
-        view = memoryview(self._buffer)
-        self.datagrams: list[memoryview] = []
+        self.datagrams: list[memoryview] = _consecutive_views(self._buffer, sizes)
         """The bundles to send after each ``write``."""
-        start = 0
-        for s in sizes:
-            self.datagrams.append(view[start : start + s])
-            start += s
         # OSC keeps everything 4-byte aligned, so one big-endian view covers all slots.
         self._floats = np.ndarray(len(self._buffer) // 4, dtype=">f4", buffer=self._buffer)
         self._ints = np.ndarray(len(self._buffer) // 4, dtype=">i4", buffer=self._buffer)
@@ -551,13 +557,8 @@ class VmcLayout:
             ends.append(total)
         sizes.append(size)
         self._buffer = bytearray(b"".join(chunks))
-        view = memoryview(self._buffer)
-        self.datagrams: list[memoryview] = []
+        self.datagrams: list[memoryview] = _consecutive_views(self._buffer, sizes)
         """The bundles to send after each ``write``."""
-        start = 0
-        for s in sizes:
-            self.datagrams.append(view[start : start + s])
-            start += s
         floats = np.ndarray(len(self._buffer) // 4, dtype=">f4", buffer=self._buffer)
         # the 7 floats are the last 28 bytes of each pose message
         pose_ends = np.asarray(ends[: 1 + len(BONES)], dtype=np.intp) // 4
