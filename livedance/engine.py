@@ -170,10 +170,11 @@ class Engine:
     keep_warm : live sources only. Frames come 16.7 ms apart and, idle in between, the
         features and the model go cold: their first run after the pause takes 2-4 times as long
         as back to back. So :data:`KEEP_WARM_LEAD_S` before each hop is due (predicted from the
-        audio blocks' arrivals) the worker runs a spare FeatureExtractor on the previous hop and
-        the model graph without advancing it (:meth:`DanceStep.warm`), then sends one byte to
-        the sender's own loopback sink (:meth:`OscSender.warm`); nothing the dance or the
-        targets see changes. It stops as soon as the hop arrives. Costs about 5 % of one core.
+        audio blocks' arrivals) the worker runs the model graph without advancing it
+        (:meth:`DanceStep.warm`), sends one byte to the sender's own loopback sink
+        (:meth:`OscSender.warm`) and runs a spare FeatureExtractor on the previous hop; nothing
+        the dance or the targets see changes. It stops as soon as the hop arrives. Costs about
+        5 % of one core.
     """
 
     def __init__(
@@ -399,7 +400,6 @@ class Engine:
             return
         if self.source.wait_for_hop(due - int(KEEP_WARM_LEAD_S * 1e9), self.hop):
             return
-        self._spare_features.process(self._hop)  # the previous hop: as good as any music
         for _ in range(KEEP_WARM_RUNS):
             if self.source.hop_ready(self.hop):  # the hop came: warming would delay it
                 return
@@ -407,6 +407,9 @@ class Engine:
             self.stats.warm_runs += 1
         if self.sender is not None:
             self.sender.warm()
+        # the features last: they run first in the frame, so they should be the warmest
+        if not self.source.hop_ready(self.hop):
+            self._spare_features.process(self._hop)  # the previous hop: as good as any music
 
     def run_in_thread(self, duration: float | None = None) -> threading.Thread:
         """Start :meth:`run` in a worker thread and return it (the caller joins it).
