@@ -257,64 +257,11 @@ def _refine_period(acf: np.ndarray, cnt: np.ndarray, p0: int, min_cnt: float) ->
 
 
 @numba.njit(cache=True)
-def _phase_search(
-    ring: np.ndarray,
-    pos: int,
-    filled: int,
-    period: float,
-    n_beats: int,
-    decay: float,
-    scores: np.ndarray,
-) -> tuple[float, float, float]:
-    """Slide a pulse comb over the recent novelty; return (offset, best score, mean score).
-
-    ``offset`` (frames, fractional) is how long ago the most recent beat of the best grid was.
-    The comb reads the novelty through a small tent kernel, so a slightly wrong period still
-    collects each pulse. ``scores`` is scratch space of at least ``period + 1`` entries.
-    """
-    size = ring.shape[0]
-    n_off = int(period) + 1
-    total = 0.0
-    for off in range(n_off):
-        s = 0.0
-        w = 1.0
-        for k in range(n_beats):
-            t = off + k * period
-            i = int(t)
-            frac = t - i
-            for d in range(-1, 2):
-                kw = 0.5 if d == 0 else 0.25
-                j0 = i + d
-                j1 = j0 + 1
-                v0 = ring[(pos - j0) % size] if 0 <= j0 < filled else 0.0
-                v1 = ring[(pos - j1) % size] if 0 <= j1 < filled else 0.0
-                s += w * kw * ((1.0 - frac) * v0 + frac * v1)
-            w *= decay
-        scores[off] = s
-        total += s
-    arg = 0
-    for off in range(1, n_off):
-        if scores[off] > scores[arg]:
-            arg = off
-    best = scores[arg]
-    # parabolic refinement; the offsets wrap around the period
-    left = scores[arg - 1] if arg > 0 else scores[n_off - 1]
-    right = scores[arg + 1] if arg < n_off - 1 else scores[0]
-    den = left - 2.0 * best + right
-    off_f = float(arg)
-    if den < 0.0:
-        off_f += max(-0.5, min(0.5, 0.5 * (left - right) / den))
-    return off_f, best, total / n_off
-
-
-@numba.njit(cache=True)
 def _comb_score(
     ring: np.ndarray, pos: int, filled: int, period: float, off: float, n_beats: int, decay: float
 ) -> float:
-    """Score of one comb at a fractional offset (frames since its most recent pulse).
-
-    The same tent-kernel reading as :func:`_phase_search`, for a single offset.
-    """
+    """Score of one comb at a fractional offset (frames since its most recent pulse), read
+    through a tent kernel; :func:`_phase_search` slides it over the whole offsets."""
     size = ring.shape[0]
     s = 0.0
     w = 1.0
@@ -331,6 +278,44 @@ def _comb_score(
             s += w * kw * ((1.0 - frac) * v0 + frac * v1)
         w *= decay
     return s
+
+
+@numba.njit(cache=True)
+def _phase_search(
+    ring: np.ndarray,
+    pos: int,
+    filled: int,
+    period: float,
+    n_beats: int,
+    decay: float,
+    scores: np.ndarray,
+) -> tuple[float, float, float]:
+    """Slide a pulse comb over the recent novelty; return (offset, best score, mean score).
+
+    ``offset`` (frames, fractional) is how long ago the most recent beat of the best grid was.
+    The comb reads the novelty through a small tent kernel, so a slightly wrong period still
+    collects each pulse (:func:`_comb_score` at each whole offset). ``scores`` is scratch space
+    of at least ``period + 1`` entries.
+    """
+    n_off = int(period) + 1
+    total = 0.0
+    for off in range(n_off):
+        s = _comb_score(ring, pos, filled, period, float(off), n_beats, decay)
+        scores[off] = s
+        total += s
+    arg = 0
+    for off in range(1, n_off):
+        if scores[off] > scores[arg]:
+            arg = off
+    best = scores[arg]
+    # parabolic refinement; the offsets wrap around the period
+    left = scores[arg - 1] if arg > 0 else scores[n_off - 1]
+    right = scores[arg + 1] if arg < n_off - 1 else scores[0]
+    den = left - 2.0 * best + right
+    off_f = float(arg)
+    if den < 0.0:
+        off_f += max(-0.5, min(0.5, 0.5 * (left - right) / den))
+    return off_f, best, total / n_off
 
 
 @numba.njit(cache=True)
