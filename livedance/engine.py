@@ -45,11 +45,15 @@ BONE_TOLERANCE = 0.02
 STAGE_RADIUS = 2.5
 """Soft bound (m) on each dancer's distance from the stage centre."""
 
-KEEP_WARM_LEAD_S = 0.0025
-"""How long before the next hop is due the warm-up starts (s): longer than the warm-up takes."""
+KEEP_WARM_LEADS_S = (0.0025, 0.0012, 0.0007)
+"""How long before the next hop is due each warm-up starts (s). The first brings code and weights
+back from memory (it takes ~0.9 ms); the later ones, short as the caches are warm by then
+(~0.3 ms), top them up so the hop does not find them idle for long: after 2 ms idle the features
+and the model take 1.5 times as long as after 0.5 ms."""
 
-KEEP_WARM_RUNS = 2
-"""Warm runs of the model graph per frame (one alone leaves the real step about 1.7x slower)."""
+KEEP_WARM_COST_DECAY = 0.99
+"""Per warm-up, how fast the expected cost of a warm-up part (a decaying peak of what it took)
+eases back after a slow spell: to a sixth in a second at three warm-ups a frame."""
 
 
 def make_decoder(
@@ -169,12 +173,13 @@ class Engine:
         after the start (control port) wins: it turns the automatic style off.
     keep_warm : live sources only. Frames come 16.7 ms apart and, idle in between, the
         features and the model go cold: their first run after the pause takes 2-4 times as long
-        as back to back. So :data:`KEEP_WARM_LEAD_S` before each hop is due (predicted from the
-        audio blocks' arrivals) the worker runs the model graph without advancing it
-        (:meth:`DanceStep.warm`), sends one byte to the sender's own loopback sink
-        (:meth:`OscSender.warm`) and runs a spare FeatureExtractor on the previous hop; nothing
-        the dance or the targets see changes. It stops as soon as the hop arrives. Costs about
-        5 % of one core.
+        as back to back. So shortly before each hop is due (predicted from the audio blocks'
+        arrivals), at each lead of :data:`KEEP_WARM_LEADS_S`, the worker runs the model graph
+        without advancing it (:meth:`DanceStep.warm`), sends one byte to the sender's own
+        loopback sink (:meth:`OscSender.warm`) and runs a spare FeatureExtractor on the previous
+        hop; nothing the dance or the targets see changes. A part of a warm-up starts only if
+        what it took lately fits before the hop, and none starts once the hop is here. Costs
+        about 10 % of one core.
     """
 
     def __init__(
@@ -207,6 +212,13 @@ class Engine:
         self.features = FeatureExtractor(sample_rate=meta.sample_rate, hop=meta.hop)
         # only ever fed to warm the feature code up; its output is never read
         self._spare_features = FeatureExtractor(sample_rate=meta.sample_rate, hop=meta.hop)
+        # the features last: they run first in the frame, so they should be the warmest
+        self._warm_parts: tuple[Callable[[], object], ...] = (
+            model.warm,
+            sender.warm if sender is not None else (lambda: None),
+            lambda: self._spare_features.process(self._hop),  # the previous hop: any music will do
+        )
+        self._warm_costs = [[0] * len(self._warm_parts) for _ in KEEP_WARM_LEADS_S]
         self.sampler = GmmSampler(
             b,
             meta.gmm_components,
@@ -394,22 +406,32 @@ class Engine:
 
     def _warm_before_next_hop(self) -> None:
         """Wait until just before the next hop is due, then warm the features and the model up
-        (see ``keep_warm``); a hop that comes early is processed at once."""
+        (see ``keep_warm``), once per lead of :data:`KEEP_WARM_LEADS_S`; a hop that comes early
+        is processed at once."""
         due = self.source.hop_due_ns(self.hop)
         if due is None:  # already here, offline, or the stream has not started
             return
-        if self.source.wait_for_hop(due - int(KEEP_WARM_LEAD_S * 1e9), self.hop):
-            return
-        for _ in range(KEEP_WARM_RUNS):
-            if self.source.hop_ready(self.hop):  # the hop came: warming would delay it
+        for stage, lead in enumerate(KEEP_WARM_LEADS_S):
+            if self.source.wait_for_hop(due - int(lead * 1e9), self.hop):
                 return
-            self.model.warm()
-            self.stats.warm_runs += 1
-        if self.sender is not None:
-            self.sender.warm()
-        # the features last: they run first in the frame, so they should be the warmest
-        if not self.source.hop_ready(self.hop):
-            self._spare_features.process(self._hop)  # the previous hop: as good as any music
+            if not self._warm(stage, due):
+                return
+
+    def _warm(self, stage: int, due_ns: int) -> bool:
+        """One warm-up of every part, each only if its expected cost at this stage fits before
+        the hop is due (the hop would wait for it otherwise); False once a part did not fit."""
+        costs = self._warm_costs[stage]
+        for i, part in enumerate(self._warm_parts):
+            # expected cost: a decaying peak of what the part took, so a slow spell raises it at
+            # once; it eases back whether or not the part runs, or one spike would bar it for good
+            costs[i] = int(costs[i] * KEEP_WARM_COST_DECAY)
+            start = time.perf_counter_ns()
+            if self.source.hop_ready(self.hop) or start + costs[i] > due_ns:
+                return False
+            part()
+            costs[i] = max(costs[i], time.perf_counter_ns() - start)
+        self.stats.warm_runs += 1
+        return True
 
     def run_in_thread(self, duration: float | None = None) -> threading.Thread:
         """Start :meth:`run` in a worker thread and return it (the caller joins it).

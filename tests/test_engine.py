@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import soundfile as sf
 
 from livedance.audio import DemoSource, FileSource
 from livedance.control import Controls
-from livedance.engine import Engine
+from livedance.engine import KEEP_WARM_COST_DECAY, Engine
 from livedance.render import render, save_render
 from livedance.step import DanceStep
 from livedance.synth import demo_song
@@ -116,3 +117,25 @@ def test_keeping_warm_leaves_the_live_dance_unchanged(model: Path) -> None:
     np.testing.assert_array_equal(warm, cold)
     assert warm_stats.warm_runs > 0 and cold_stats.warm_runs == 0
     assert warm_stats.dropped_frames == cold_stats.dropped_frames == 0
+
+
+def test_a_warm_up_part_starts_only_if_it_fits_before_the_hop(model: Path) -> None:
+    step = DanceStep(model)
+    controls = Controls(step.meta.style_names, seed=0)
+    engine = Engine(DemoSource("rumba", seconds=2.0), step, controls, None, None)
+    now = time.perf_counter_ns()
+    assert engine._warm(0, now + 10**9)  # a second ahead: every part runs
+    assert engine.stats.warm_runs == 1
+    costs = engine._warm_costs[0]
+    assert all(c > 0 for c in costs)  # and what each took is remembered
+    assert not engine._warm(0, time.perf_counter_ns())  # the hop is due: nothing starts
+    assert engine.stats.warm_runs == 1
+    # a part that took 10 ms lately does not start 5 ms before the hop, and its expected cost
+    # eases back while it waits
+    costs[0] = 10_000_000
+    assert not engine._warm(0, time.perf_counter_ns() + 5_000_000)
+    assert engine.stats.warm_runs == 1
+    assert costs[0] == int(10_000_000 * KEEP_WARM_COST_DECAY)
+    # the other stages keep their own costs
+    assert engine._warm(1, time.perf_counter_ns() + 5_000_000)
+    assert engine.stats.warm_runs == 2
