@@ -29,6 +29,7 @@ import multiprocessing
 import socket
 import tempfile
 import time
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,12 @@ def graph_macs(path: Path, batch: int = 1) -> int:
     return total
 
 
+def thin_config(cfg: Any) -> Any:
+    """``cfg`` with one channel where it has many: the same step graph node for node, with next
+    to no arithmetic in it."""
+    return replace(cfg, residual_channels=1, skip_channels=1, gmm_components=1)
+
+
 def step_vs_naive(
     model_path: Path,
     frames: int,
@@ -248,7 +255,8 @@ def step_vs_naive(
 
     For each B in ``batches``: the given model back to back, the same architecture exported with
     fp32 weights (random values: timings do not depend on them), and the naive whole-window graph
-    in fp32 (the released DanceNet's way). At B = 1 also the given model paced at the frame rate.
+    in fp32 (the released DanceNet's way). At B = 1 also the given model paced at the frame rate,
+    and the one-channel graph (``graph_floor_us``).
     Speed-ups are naive fp32 / cached (the given model's weights) and naive fp32 / cached fp32
     (same precision on both sides).
     """
@@ -266,6 +274,11 @@ def step_vs_naive(
         net = DanceNet(cfg).eval()
         export_window_model(net, Path(d) / "window.onnx")
         export_step_model(net, meta.to_dict(), Path(d) / "fp32.onnx", weights="fp32")
+        # The same graph, node for node, with one channel where the model has 64 or 512: what
+        # ONNX Runtime spends walking the graph whatever the weights (its floor at B = 1).
+        export_step_model(DanceNet(thin_config(cfg)).eval(), meta.to_dict(), Path(d) / "thin.onnx")
+        floor = DanceStep(Path(d) / "thin.onnx", threads=threads)
+        t_floor = _timed(floor.run, frames, 50, "one-channel graph B=1")
         for b in batches:
             cached = DanceStep(model_path, batch=b, threads=threads)
             fp32 = DanceStep(Path(d) / "fp32.onnx", batch=b, threads=threads)
@@ -310,6 +323,7 @@ def step_vs_naive(
         "naive_weights": "fp32",
         "step_us": first["step_us"],
         "step_paced_us": _us(paced),
+        "graph_floor_us": _us(t_floor),
         "naive_step_us": first["naive_step_us"],
         "by_batch": by_batch,
     }
@@ -377,9 +391,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{macs['cached'] / b1['step_fp32_us']['p50'] / 1e3:.1f} G/s, naive "
         f"{macs['naive'] / b1['naive_step_us']['p50'] / 1e3:.1f} G/s"
     )
-    v = steps["step_paced_us"]
-    what = "cached, paced at the frame rate, B=1"
-    print(f"  {what:37s}  p50 {v['p50']:8.1f} us   p99 {v['p99']:8.1f} us")
+    for key, what in (
+        ("step_paced_us", "cached, paced at the frame rate, B=1"),
+        ("graph_floor_us", "same graph, 1 channel per layer, B=1"),
+    ):
+        v = steps[key]
+        print(f"  {what:37s}  p50 {v['p50']:8.1f} us   p99 {v['p99']:8.1f} us")
     for b, r in steps["by_batch"].items():
         for name, what in (
             ("step_us", f"cached, this model ({steps['weights']})"),
@@ -401,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
             "stages_ms": e2e["stages_ms"],
             "step_us": steps["step_us"],
             "step_paced_us": steps["step_paced_us"],
+            "graph_floor_us": steps["graph_floor_us"],
             "naive_step_us": steps["naive_step_us"],
             "speedup": {"p50": ratio_p50, "p99": ratio_p99},
             "model_config": cfg,

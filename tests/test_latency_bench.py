@@ -1,4 +1,4 @@
-"""The latency benchmark's work count: multiply-adds read from a graph's shapes."""
+"""The latency benchmark: multiply-adds read from a graph's shapes, and the one-channel graph floor."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from benchmarks.latency import graph_macs
+from benchmarks.latency import graph_macs, thin_config
 
 
 def test_graph_macs_counts_matmul_and_gemm_at_the_batch(tmp_path: Path) -> None:
@@ -63,3 +63,24 @@ def test_graph_macs_refuses_contrib_ops(tmp_path: Path) -> None:
     onnx.save(model, path)
     with pytest.raises(ValueError, match="fp32 export"):
         graph_macs(path)
+
+
+def test_the_one_channel_graph_has_the_models_nodes(tmp_path: Path) -> None:
+    """The benchmark's graph floor walks the very nodes of the model's fp32 step graph."""
+    from export.step import build_step_graph
+    from training.dancenet import DanceNet, DanceNetConfig
+
+    cfg = DanceNetConfig(
+        pose_dim=31, cond_dim=19, n_styles=4, residual_channels=16, skip_channels=32,
+        dilations=(1, 2, 4, 8), gmm_components=3,
+    )  # fmt: skip
+    macs = []
+    for name, c in (("full", cfg), ("thin", thin_config(cfg))):
+        graph = build_step_graph(DanceNet(c).eval())
+        onnx.save(graph, tmp_path / f"{name}.onnx")
+        macs.append(graph_macs(tmp_path / f"{name}.onnx"))
+        if name == "full":
+            ops = [n.op_type for n in graph.graph.node]
+            assert len(ops) > 4 * len(cfg.dilations)  # 4 nodes per gated layer, and more
+    assert [n.op_type for n in graph.graph.node] == ops
+    assert 20 * macs[1] < macs[0]  # next to no arithmetic left
