@@ -1,4 +1,4 @@
-"""The latency benchmark: multiply-adds read from a graph's shapes, and the one-channel graph floor."""
+"""The latency benchmark: multiply-adds from a graph's shapes, and the one-channel graph floor."""
 
 from __future__ import annotations
 
