@@ -73,7 +73,7 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--no-keep-warm",
         action="store_true",
-        help="do not warm the features and model up before each frame (saves about 10%% of a "
+        help="do not warm the features and model up before each frame (saves about 6%% of a "
         "core, costs about 0.5 ms of latency)",
     )
     p.add_argument("--quiet", action="store_true", help="no status line")
