@@ -153,7 +153,7 @@ class EngineStats:
     late_frames: int = 0
     beats: int = 0
     resets: int = 0
-    warm_runs: int = 0
+    warm_runs: int = 0  # warm-ups in which every part ran (see Engine keep_warm)
 
 
 class Engine:
@@ -414,12 +414,12 @@ class Engine:
         for stage, lead in enumerate(KEEP_WARM_LEADS_S):
             if self.source.wait_for_hop(due - int(lead * 1e9), self.hop):
                 return
-            if not self._warm(stage, due):
-                return
+            # a part too slow to fit now leaves the later, shorter warm-ups their chance
+            self._warm(stage, due)
 
     def _warm(self, stage: int, due_ns: int) -> bool:
         """One warm-up of every part, each only if its expected cost at this stage fits before
-        the hop is due (the hop would wait for it otherwise); False once a part did not fit."""
+        the hop is due (the hop would wait for it otherwise); True if every part ran."""
         costs = self._warm_costs[stage]
         for i, part in enumerate(self._warm_parts):
             # expected cost: a decaying peak of what the part took, so a slow spell raises it at
