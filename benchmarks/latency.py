@@ -32,7 +32,7 @@ import time
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pythonosc.osc_message import OscMessage
@@ -43,6 +43,9 @@ from livedance.control import Controls
 from livedance.engine import STAGES, Engine
 from livedance.osc import NativeLayout, OscSender
 from livedance.step import DEFAULT_MODEL, DanceStep
+
+if TYPE_CHECKING:
+    from training.dancenet import DanceNetConfig
 
 
 def _receive(conn: Connection) -> None:
@@ -238,7 +241,7 @@ def graph_macs(path: Path, batch: int = 1) -> int:
     return total
 
 
-def thin_config(cfg: Any) -> Any:
+def thin_config(cfg: DanceNetConfig) -> DanceNetConfig:
     """``cfg`` with one channel where it has many: the same step graph node for node, with next
     to no arithmetic in it."""
     return replace(cfg, residual_channels=1, skip_channels=1, gmm_components=1)
