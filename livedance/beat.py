@@ -429,6 +429,12 @@ class BeatTracker:
         self._locked_hops = int(round(_LOCKED_S * hops_per_s))
         self.reset()
 
+    def compile_kernels(self) -> None:
+        """Compile (or load from numba's cache) the kernels that only some music reaches: the
+        dotted-beat check of syncopated songs. A first compile takes ~0.1 s, six frames, and must
+        not happen in the middle of a live stream. The state is untouched."""
+        _acf_near(self._acf, self._cnt, float(self._lo), 1.0)
+
     def reset(self) -> None:
         """Forget all past audio; the next :meth:`process` starts a new stream at time 0."""
         self._pvoc = aubio.pvoc(self._win, self._sub)

@@ -251,13 +251,14 @@ class Engine:
         """Run every stage on a few seconds of clicks so JIT compilation and first-call
         allocations happen before the audio starts, not on the first live frames; then start
         fresh."""
-        # a few seconds of clicks reach every code path of the trackers (tempo, phase, melody)
+        # a few seconds of clicks reach the trackers' usual code paths (tempo, phase, melody)
         n = 3 * self.sample_rate
         clicks = np.zeros(n, np.float32)
         for start in range(0, n, self.sample_rate // 2):
             clicks[start : start + 240] = np.sin(np.arange(240, dtype=np.float32) * 0.3)
         for i in range(0, n - self.hop + 1, self.hop):
             self.features.process(clicks[i : i + self.hop])
+        self.features.beat.compile_kernels()  # and the paths clicks do not reach
         self.features.reset()
         self.model.run()
         self.sampler.sample(

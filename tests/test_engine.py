@@ -139,3 +139,18 @@ def test_a_warm_up_part_starts_only_if_it_fits_before_the_hop(model: Path) -> No
     # the other stages keep their own costs
     assert engine._warm(1, time.perf_counter_ns() + 5_000_000)
     assert engine.stats.warm_runs == 2
+
+
+def test_the_warm_up_compiles_the_kernels_clicks_do_not_reach(model: Path) -> None:
+    """The dotted-beat check runs only on some music; its kernel must not compile mid-stream."""
+    from livedance import beat
+
+    step = DanceStep(model)
+    engine = Engine(
+        DemoSource("rumba", seconds=2.0), step, Controls(step.meta.style_names), None, None
+    )
+    assert beat._acf_near.signatures  # compiled (or loaded from cache) before any audio
+    tracker = engine.features.beat
+    acf = tracker._acf.copy()
+    tracker.compile_kernels()
+    np.testing.assert_array_equal(tracker._acf, acf)  # the state is untouched
