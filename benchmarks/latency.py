@@ -3,10 +3,9 @@
 ``python -m benchmarks.latency [--seconds 60] [--model PATH] [--json PATH]``
 
 1. Runs the real engine (demo music paced in real time, FeatureExtractor, DanceStep, sampler,
-   PoseDecoder, native OSC layout, UDP) for ``--seconds``, three times: as ``serve`` runs it
-   (keeping warm, memory locked), without keeping warm (``--no-keep-warm``) and without locking
-   memory (``--no-lock-memory``), and receives every datagram with an independent receiver
-   process on loopback (python-osc's parser, not livedance's templates).
+   PoseDecoder, native OSC layout, UDP) for ``--seconds``, twice: keeping warm (the default) and
+   not (``--no-keep-warm``), and receives every datagram with an independent receiver process on
+   loopback (python-osc's parser, not livedance's templates).
    Reports p50 / p99 / max of each stage (wait, features, step, sample+decode, encode+send), of
    the engine's end to end (audio block arrival -> last datagram sent) and of the receiver's
    (arrival -> datagram received).
@@ -116,11 +115,7 @@ def _us(values_s: np.ndarray) -> dict[str, float]:
 
 
 def end_to_end(
-    model_path: Path,
-    seconds: float,
-    threads: int,
-    keep_warm: bool = True,
-    lock_memory: bool = True,
+    model_path: Path, seconds: float, threads: int, keep_warm: bool = True
 ) -> dict[str, Any]:
     """Run the real engine on paced demo music and measure every frame."""
     model = DanceStep(model_path, threads=threads)
@@ -136,7 +131,6 @@ def end_to_end(
             layout,
             sender,
             keep_warm=keep_warm,
-            lock_memory=lock_memory,
         )
         cpu_start = time.process_time()
         faults_start = resource.getrusage(resource.RUSAGE_SELF).ru_majflt
@@ -164,8 +158,7 @@ def end_to_end(
         # every thread of this process (engine, demo synthesis, progress bar) per frame
         "cpu_ms_per_frame": 1e3 * cpu / max(1, engine.stats.frames),
         "dropped_frames": engine.stats.dropped_frames,
-        "memory_locked": engine.memory_note is None,
-        # pages read back from disk while the engine ran (the process's, all threads)
+        # pages read back from disk while the engine ran (the whole process's)
         "major_page_faults": faults,
         "stages_ms": {name: _ms(stages[:, i]) for i, name in enumerate(STAGES)},
         "end_to_end_ms": _ms(e2e),
@@ -362,48 +355,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args(argv)
 
-    e2e = end_to_end(args.model, args.seconds, args.threads)
-    others = {
-        key: end_to_end(args.model, args.seconds, args.threads, **{option: False})
-        for key, option in (
-            ("without_keep_warm", "keep_warm"),
-            ("without_lock_memory", "lock_memory"),
-        )
-    }
+    e2e = end_to_end(args.model, args.seconds, args.threads, keep_warm=True)
+    cold = end_to_end(args.model, args.seconds, args.threads, keep_warm=False)
     steps = step_vs_naive(args.model, args.frames, args.naive_frames, args.threads)
     ratio_p50 = steps["naive_step_us"]["p50"] / steps["step_us"]["p50"]
     ratio_p99 = steps["naive_step_us"]["p99"] / steps["step_us"]["p99"]
 
-    def print_run(run: dict[str, Any]) -> None:
-        rows = [(name, run["stages_ms"][name]) for name in STAGES]
-        rows.append(("end to end (engine: arrival -> sent)", run["end_to_end_ms"]))
-        if run["receiver_end_to_end_ms"]:
-            rx = run["receiver_end_to_end_ms"]
-            rows.append(("end to end (receiver: arrival -> received)", rx))
-        print(_table(rows, "ms"))
-        print(
-            f"frames {run['frames']}, received {run['frames_received']}, "
-            f"late {run['late_frames']}, dropped {run['dropped_frames']}, "
-            f"warm runs {run['warm_runs']}, memory locked {run['memory_locked']}, "
-            f"major page faults {run['major_page_faults']}"
-        )
-
+    rows = [(name, e2e["stages_ms"][name]) for name in STAGES]
+    rows.append(("end to end (engine: arrival -> sent)", e2e["end_to_end_ms"]))
+    if e2e["receiver_end_to_end_ms"]:
+        rows.append(("end to end (receiver: arrival -> received)", e2e["receiver_end_to_end_ms"]))
     print(f"model {args.model} ({steps['weights']} weights)\n")
-    print_run(e2e)
-    for key, flag in (
-        ("without_keep_warm", "--no-keep-warm"),
-        ("without_lock_memory", "--no-lock-memory"),
-    ):
-        other = others[key]
-        print(f"\nthe same {key.replace('_', ' ')} ({flag}):\n")
-        print_run(other)
-        p50 = other["end_to_end_ms"]["p50"] / e2e["end_to_end_ms"]["p50"]
-        p99 = other["end_to_end_ms"]["p99"] / e2e["end_to_end_ms"]["p99"]
-        print(f"{flag} end to end: p50 {p50:.2f}x, p99 {p99:.2f}x the default's")
-    cold = others["without_keep_warm"]
+    print(_table(rows, "ms"))
+    print(
+        f"\nframes {e2e['frames']}, received {e2e['frames_received']}, "
+        f"late {e2e['late_frames']}, dropped {e2e['dropped_frames']}, "
+        f"warm runs {e2e['warm_runs']}, major page faults {e2e['major_page_faults']}"
+    )
+    print("\nthe same without keeping warm (--no-keep-warm):\n")
+    rows = [(name, cold["stages_ms"][name]) for name in STAGES]
+    rows.append(("end to end (engine: arrival -> sent)", cold["end_to_end_ms"]))
+    print(_table(rows, "ms"))
+    ratio = cold["end_to_end_ms"]["p99"] / e2e["end_to_end_ms"]["p99"]
     extra = e2e["cpu_ms_per_frame"] - cold["cpu_ms_per_frame"]
     print(
-        f"keeping warm costs {extra:.2f} ms more CPU a frame "
+        f"keeping warm: end to end p99 {ratio:.2f}x lower, for {extra:.2f} ms more CPU a frame "
         f"({e2e['cpu_ms_per_frame']:.2f} against {cold['cpu_ms_per_frame']:.2f} ms, "
         f"{100 * extra * e2e['frames'] / (1e3 * args.seconds):.1f} % of a core)"
     )
@@ -464,22 +440,19 @@ def main(argv: list[str] | None = None) -> int:
             "dropped_frames": e2e["dropped_frames"],
             "warm_runs": e2e["warm_runs"],
             "cpu_ms_per_frame": e2e["cpu_ms_per_frame"],
-            "memory_locked": e2e["memory_locked"],
             "major_page_faults": e2e["major_page_faults"],
-        }
-        for key, other in others.items():
-            result[key] = {
-                k: other[k]
+            "without_keep_warm": {
+                k: cold[k]
                 for k in (
                     "end_to_end_ms",
                     "receiver_end_to_end_ms",
                     "stages_ms",
                     "late_frames",
                     "cpu_ms_per_frame",
-                    "memory_locked",
                     "major_page_faults",
                 )
-            }
+            },
+        }
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 

@@ -132,11 +132,6 @@ class RingBuffer:
         self.dropped_samples = 0
         """Samples (at ``SAMPLE_RATE``) skipped by :meth:`skip_to_newest`."""
 
-    @property
-    def live(self) -> bool:
-        """Filled by a producer in real time (a device or a paced file), not pulled on demand."""
-        return self._pull is None
-
     # -- producer side -------------------------------------------------------------------------
 
     def write(self, block: np.ndarray, arrival_ns: int) -> bool:
@@ -464,11 +459,6 @@ class AudioSource:
                     "vanished (check it, or run `livedance devices`)"
                 )
         return info
-
-    @property
-    def live(self) -> bool:
-        """Audio arrives in real time (device, paced file or demo), not as fast as it is read."""
-        return self.ring.live
 
     def hop_due_ns(self, hop: int = HOP) -> int | None:
         """Predicted arrival of the next hop (see :meth:`RingBuffer.hop_due_ns`)."""

@@ -76,12 +76,6 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="do not warm the features and model up before each frame (saves about 6%% of a "
         "core, costs about 0.5 ms of latency)",
     )
-    p.add_argument(
-        "--no-lock-memory",
-        action="store_true",
-        help="do not lock the engine's memory in RAM (a page the kernel drops then costs a frame "
-        "milliseconds)",
-    )
     p.add_argument("--quiet", action="store_true", help="no status line")
 
 
@@ -198,20 +192,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             foot_lock=args.foot_lock,
             style_source=auto,  # type: ignore[arg-type]
             keep_warm=not args.no_keep_warm,
-            lock_memory=not args.no_lock_memory,
         )
         if control is not None:
             control.start()
         worker = engine.run_in_thread(args.duration)
         out = sys.stderr
-        while not engine.started.wait(0.05) and worker.is_alive():
-            pass
-        if engine.memory_note is not None and not args.no_lock_memory:
-            print(f"livedance: {engine.memory_note}", file=out)
         print(
             f"livedance: {source.name} -> {', '.join(f'{h}:{p}' for h, p in targets)} "  # type: ignore[attr-defined]
-            f"({args.layout}, {model.meta.fps} fps, style {'auto' if auto else style}"
-            f"{', memory locked' if engine.memory_note is None else ''}); Ctrl-C stops",
+            f"({args.layout}, {model.meta.fps} fps, style {'auto' if auto else style}); "
+            "Ctrl-C stops",
             file=out,
         )
         previous = signal.getsignal(signal.SIGINT)

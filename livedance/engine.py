@@ -29,7 +29,6 @@ from livedance.config import SAMPLING_CORRELATION
 from livedance.control import Controls
 from livedance.errors import LivedanceError
 from livedance.features import FeatureExtractor
-from livedance.memory import memory_locked
 from livedance.metadata import ModelMetadata
 from livedance.osc import EventMessages, Layout, OscSender
 from livedance.pose import PoseDecoder
@@ -181,9 +180,6 @@ class Engine:
         hop; nothing the dance or the targets see changes. A part of a warm-up starts only if
         what it took lately fits before the hop, and none starts once the hop is here. Costs
         about 6 % of one core.
-    lock_memory : live sources only. Hold the process's pages in RAM while :meth:`run` runs
-        (:mod:`livedance.memory`), so no frame waits for a page the kernel dropped.
-        ``memory_note`` says why not when that was refused (None when locked).
     """
 
     def __init__(
@@ -199,7 +195,6 @@ class Engine:
         foot_lock: bool = False,
         style_source: Callable[[np.ndarray], np.ndarray | None] | None = None,
         keep_warm: bool = True,
-        lock_memory: bool = True,
     ) -> None:
         meta = model.meta
         self.source = source
@@ -212,10 +207,6 @@ class Engine:
         self.sample_rate = meta.sample_rate
         self.max_backlog = max_backlog
         self.keep_warm = keep_warm
-        self.lock_memory = lock_memory
-        self.memory_note: str | None = None
-        self.started = threading.Event()
-        """Set once :meth:`run` has started the source and locked the memory (or failed to)."""
         self.frame_budget_ns = int(1e9 * meta.hop / meta.sample_rate)
         b = model.batch
         self.features = FeatureExtractor(sample_rate=meta.sample_rate, hop=meta.hop)
@@ -398,10 +389,7 @@ class Engine:
         # Everything alive now lives for the whole run: keep the collector from rescanning it,
         # which would show up as millisecond spikes in the per-frame latency.
         gc.freeze()
-        # after the source has started: its threads' stacks are locked too
-        with self.source, memory_locked(self.lock_memory and self.source.live) as note:
-            self.memory_note = note
-            self.started.set()
+        with self.source:
             while not self._stop.is_set():
                 if self.source.backlog > self.max_backlog * self.hop:
                     dropped = self.source.skip_to_newest(keep=self.hop)
