@@ -376,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [(name, cold["stages_ms"][name]) for name in STAGES]
     rows.append(("end to end (engine: arrival -> sent)", cold["end_to_end_ms"]))
     print(_table(rows, "ms"))
+    print(f"late {cold['late_frames']}, major page faults {cold['major_page_faults']}")
     ratio = cold["end_to_end_ms"]["p99"] / e2e["end_to_end_ms"]["p99"]
     extra = e2e["cpu_ms_per_frame"] - cold["cpu_ms_per_frame"]
     print(
