@@ -420,19 +420,27 @@ class Engine:
 
     def _warm(self, stage: int, due_ns: int) -> bool:
         """One warm-up of every part, each only if its expected cost at this stage fits before
-        the hop is due (the hop would wait for it otherwise); True if every part ran."""
+        the hop is due (the hop would wait for it otherwise); True if every part ran.
+
+        A part too slow to fit is skipped, not the rest: the later parts are the features, which
+        start the frame and matter most warm. Nothing starts once the hop is here."""
         costs = self._warm_costs[stage]
+        ran_all = True
         for i, part in enumerate(self._warm_parts):
             # expected cost: a decaying peak of what the part took, so a slow spell raises it at
             # once; it eases back whether or not the part runs, or one spike would bar it for good
             costs[i] = int(costs[i] * KEEP_WARM_COST_DECAY)
-            start = time.perf_counter_ns()
-            if self.source.hop_ready(self.hop) or start + costs[i] > due_ns:
+            if self.source.hop_ready(self.hop):
                 return False
+            start = time.perf_counter_ns()
+            if start + costs[i] > due_ns:
+                ran_all = False
+                continue
             part()
             costs[i] = max(costs[i], time.perf_counter_ns() - start)
-        self.stats.warm_runs += 1
-        return True
+        if ran_all:
+            self.stats.warm_runs += 1
+        return ran_all
 
     def run_in_thread(self, duration: float | None = None) -> threading.Thread:
         """Start :meth:`run` in a worker thread and return it (the caller joins it).

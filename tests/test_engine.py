@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -131,11 +132,18 @@ def test_a_warm_up_part_starts_only_if_it_fits_before_the_hop(model: Path) -> No
     assert not engine._warm(0, time.perf_counter_ns())  # the hop is due: nothing starts
     assert engine.stats.warm_runs == 1
     # a part that took 10 ms lately does not start 5 ms before the hop, and its expected cost
-    # eases back while it waits
+    # eases back while it waits; the parts after it still run (the features come last)
+    ran = [0] * len(engine._warm_parts)
+
+    def counted(i: int, part: Callable[[], object]) -> Callable[[], object]:
+        return lambda: (ran.__setitem__(i, ran[i] + 1), part())
+
+    engine._warm_parts = tuple(counted(i, p) for i, p in enumerate(engine._warm_parts))
     costs[0] = 10_000_000
     assert not engine._warm(0, time.perf_counter_ns() + 5_000_000)
     assert engine.stats.warm_runs == 1
     assert costs[0] == int(10_000_000 * KEEP_WARM_COST_DECAY)
+    assert ran == [0, 1, 1]
     # the other stages keep their own costs
     assert engine._warm(1, time.perf_counter_ns() + 5_000_000)
     assert engine.stats.warm_runs == 2
