@@ -73,6 +73,9 @@ def open_session(
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # every intermediate keeps its own buffer (kilobytes for a one-frame graph): measured, the
+    # step runs 1.5-3 % faster back to back (B=1 and 8) than with buffers shared between nodes
+    opts.enable_mem_reuse = False
     opts.log_severity_level = 3
     available = set(ort.get_available_providers())
     chosen: list[str] = []
