@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from math import gcd
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from numba import njit
@@ -423,7 +423,7 @@ class AudioSource:
     def _stop(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self) -> AudioSource:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

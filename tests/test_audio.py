@@ -49,7 +49,8 @@ def _chunked(r: Resampler, x: np.ndarray, seed: int) -> np.ndarray:
 
 def _read_all(src: FileSource | DemoSource, limit: int = 10**9) -> tuple[np.ndarray, list[HopInfo]]:
     out = np.empty(HOP, np.float32)
-    hops, infos = [], []
+    hops: list[np.ndarray] = []
+    infos: list[HopInfo] = []
     with src:
         while len(infos) < limit and (info := src.read_hop(out)) is not None:
             hops.append(out[: info.valid].copy())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from training.dancenet import DanceNet, DanceNetConfig  # noqa: E402
 
 KEYS = ("gmm_logits", "gmm_mean", "gmm_log_std", "contact_logits")
 
-CASES = {
+CASES: dict[str, tuple[dict[str, Any], int, int]] = {
     "tiny": (dict(residual_channels=4, skip_channels=8, dilations=(1, 2), gmm_components=2), 1, 12),
     "d124x2_B3": (dict(residual_channels=8, skip_channels=16, dilations=(1, 2, 4) * 2), 3, 40),
     "K1": (

@@ -54,7 +54,11 @@ def test_interrupted_render_keeps_its_frames(model: Path, song: Path, tmp_path: 
     np.testing.assert_array_equal(saved["joints"], result["joints"])
 
 
-def _engine(model: Path, song: Path, style_source: object = None) -> Engine:
+def _engine(
+    model: Path,
+    song: Path,
+    style_source: Callable[[np.ndarray], np.ndarray | None] | None = None,
+) -> Engine:
     step = DanceStep(model)
     controls = Controls(step.meta.style_names, style="waltz", seed=1)
     return Engine(
@@ -64,7 +68,7 @@ def _engine(model: Path, song: Path, style_source: object = None) -> Engine:
 
 def test_automatic_style_follows_until_an_explicit_style_wins(model: Path, song: Path) -> None:
     mix = np.array([0.0, 0.25, 0.75, 0.0], np.float32)
-    calls = []
+    calls: list[int] = []
 
     def auto(raw: np.ndarray) -> np.ndarray | None:
         calls.append(len(calls))
@@ -81,10 +85,15 @@ def test_automatic_style_follows_until_an_explicit_style_wins(model: Path, song:
     assert engine.style_source is None
 
 
+def _run_frames(engine: Engine, seconds: float) -> np.ndarray:
+    """Every frame's joints (frames, B, J, 3) of ``seconds`` of the engine's audio."""
+    frames: list[np.ndarray] = []
+    engine.run(duration=seconds, on_frame=lambda joints: frames.append(joints.copy()))
+    return np.stack(frames)
+
+
 def test_reset_request_restarts_the_dance(model: Path, song: Path) -> None:
-    first = _engine(model, song)
-    a: list[np.ndarray] = []
-    first.run(duration=1.0, on_frame=lambda j: a.append(j.copy()))
+    a = _run_frames(_engine(model, song), 1.0)
 
     second = _engine(model, song)
     b: list[np.ndarray] = []
@@ -110,9 +119,7 @@ def test_keeping_warm_leaves_the_live_dance_unchanged(model: Path) -> None:
         source = DemoSource("rumba", bpm=100, seconds=4.0)
         # a generous backlog: a loaded machine must not skip audio in one run only
         engine = Engine(source, step, controls, None, None, max_backlog=200, keep_warm=keep_warm)
-        frames: list[np.ndarray] = []
-        engine.run(duration=1.5, on_frame=lambda j, f=frames: f.append(j.copy()))
-        runs.append((np.stack(frames), engine.stats))
+        runs.append((_run_frames(engine, 1.5), engine.stats))
     (warm, warm_stats), (cold, cold_stats) = runs
     assert warm.shape == cold.shape == (90, *warm.shape[1:])
     np.testing.assert_array_equal(warm, cold)

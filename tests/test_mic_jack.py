@@ -26,8 +26,9 @@ def _click_track(path: Path) -> None:
 def _onsets(x: np.ndarray, threshold: float = 0.2) -> np.ndarray:
     """First sample of each excursion above ``threshold``, at least 0.1 s apart."""
     above = np.flatnonzero(np.abs(x) > threshold)
-    keep = np.concatenate([[True], np.diff(above) > SAMPLE_RATE // 10]) if len(above) else []
-    return above[keep]
+    if not len(above):
+        return above
+    return above[np.concatenate([[True], np.diff(above) > SAMPLE_RATE // 10])]
 
 
 def test_mic_on_jack_delivers_clicks_at_their_spacing(tmp_path: Path) -> None:

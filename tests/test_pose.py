@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -56,7 +57,7 @@ def circle_walk(frames: int = 600, radius: float = 2.0) -> np.ndarray:
     return out
 
 
-def _decoder(**kw: object) -> PoseDecoder:
+def _decoder(**kw: Any) -> PoseDecoder:
     return PoseDecoder(sk.JOINT_NAMES, sk.PARENTS, sk.REST_OFFSETS, sk.CONTACT_JOINTS, FPS, **kw)
 
 

@@ -227,7 +227,11 @@ def test_autostyle_switches_after_hold_with_crossfade(auto: AutoStyle) -> None:
     for _ in range(fps):
         auto.update(_probs(0))
     hold, fade = auto.hold_frames, auto.fade_frames
-    weights = [auto.update(_probs(1)).copy() for _ in range(hold + fade + 5)]
+    weights = []
+    for _ in range(hold + fade + 5):
+        w = auto.update(_probs(1))
+        assert w is not None  # the classifier has run for a second: a decision exists
+        weights.append(w.copy())
     for w in weights[: hold - 1]:
         np.testing.assert_array_equal(w, [1, 0, 0, 0])
     blend = np.array(weights[hold - 1 : hold - 1 + fade])
