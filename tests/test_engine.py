@@ -143,7 +143,11 @@ def test_a_warm_up_part_starts_only_if_it_fits_before_the_hop(model: Path) -> No
     ran = [0] * len(engine._warm_parts)
 
     def counted(i: int, part: Callable[[], object]) -> Callable[[], object]:
-        return lambda: (ran.__setitem__(i, ran[i] + 1), part())
+        def run() -> object:
+            ran[i] += 1
+            return part()
+
+        return run
 
     engine._warm_parts = tuple(counted(i, p) for i, p in enumerate(engine._warm_parts))
     costs[0] = 10_000_000
