@@ -2,8 +2,9 @@
 
 ``python -m benchmarks.beat_songs [--data DIR] [--json PATH] [--plots DIR] [--limit N]``
 
-For each ``DANCE_<S>_<n>`` folder: decode ``audio.mp3`` (``livedance.audio.load_audio``, 24 kHz
-mono), run ``livedance.beat.track`` over the whole song (causal, from the first sample), and read
+For each ``DANCE_<S>_<n>`` folder: decode ``audio.mp3``
+(``livedance.audio.file.load_audio``, 24 kHz mono), run ``livedance.analysis.beat.track`` over
+the whole song (causal, from the first sample), and read
 the tempo curve inside the danced window ``[start_position, end_position]`` (25 fps frames of
 ``config.json``). The dancers' step rate comes from the motion (``skeletons.json``, 25 fps, cm,
 y-up): the feet are the two joints lowest on average, the summed foot speed is autocorrelated, and
@@ -23,8 +24,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from livedance.audio import load_audio
-from livedance.beat import track
+from livedance.analysis.beat import track
+from livedance.audio.file import load_audio
 from livedance.config import SAMPLE_RATE
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tang2018"

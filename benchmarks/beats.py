@@ -33,7 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.beatset import CATEGORIES, Clip, beat_eval_set
-from livedance.beat import track
+from livedance.analysis.beat import track
 from livedance.config import HOP, SAMPLE_RATE
 
 TOLERANCE_S = 0.07
@@ -51,7 +51,7 @@ class Estimate:
 
 
 def run_livedance(audio: np.ndarray) -> Estimate:
-    """livedance's tracker, hop by hop (``livedance.beat.track``)."""
+    """livedance's tracker, hop by hop (``livedance.analysis.beat.track``)."""
     r = track(audio, SAMPLE_RATE)
     return Estimate(r.beat_times, r.frame_times, r.tempo_bpm)
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from livedance.audio.synth import PARTS, arrange, beats_from_tempo, render
 from livedance.config import SAMPLE_RATE
-from livedance.synth import PARTS, arrange, beats_from_tempo, render
 
 __all__ = ["CATEGORIES", "Clip", "beat_eval_set"]
 

@@ -39,11 +39,12 @@ import numpy as np
 from pythonosc.osc_message import OscMessage
 from tqdm import tqdm
 
-from livedance.audio import DemoSource
+from livedance.audio.demo import DemoSource
 from livedance.control import Controls
-from livedance.engine import STAGES, Engine
-from livedance.osc import NativeLayout, OscSender
-from livedance.step import DEFAULT_MODEL, DanceStep
+from livedance.engine import Engine
+from livedance.latency import STAGES
+from livedance.model.step import DEFAULT_MODEL, DanceStep
+from livedance.output.sinks import osc_sink
 
 if TYPE_CHECKING:
     from training.dancenet import DanceNetConfig
@@ -122,14 +123,19 @@ def end_to_end(
     meta = model.meta
     receiver = LoopbackReceiver()
     controls = Controls(meta.style_names, seed=0)
-    layout = NativeLayout(meta.joint_names)
-    with OscSender([("127.0.0.1", receiver.port)]) as sender:
+    sink = osc_sink(
+        "native",
+        [("127.0.0.1", receiver.port)],
+        joint_names=meta.joint_names,
+        parents=meta.joint_parents,
+        offsets=meta.joint_offsets,
+    )
+    try:
         engine = Engine(
-            DemoSource(style=meta.style_names[0]),
+            DemoSource(style=meta.style_names[0], stream=meta.stream),
             model,
             controls,
-            layout,
-            sender,
+            [sink],
             keep_warm=keep_warm,
         )
         cpu_start = time.process_time()
@@ -142,6 +148,8 @@ def end_to_end(
         cpu = time.process_time() - cpu_start
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_majflt - faults_start
         time.sleep(0.2)  # let the last datagrams land
+    finally:
+        sink.close()
     receiver.close()
 
     n = min(engine.latency.count, engine.latency.capacity)

@@ -38,6 +38,7 @@ from scipy.signal import argrelextrema
 from scipy.spatial.distance import pdist
 
 from livedance.config import FPS
+from livedance.motion.skeleton import rest_positions
 
 __all__ = [
     "BAS_SIGMA_S",
@@ -349,34 +350,6 @@ class BodyScale:
     humerus: float
     shoulder_width: float
     hip_width: float
-
-
-def rest_positions(parents: Sequence[int], offsets: np.ndarray) -> np.ndarray:
-    """Joint positions of the rest pose from parent-relative offsets.
-
-    Parameters
-    ----------
-    parents : (J,) parent index per joint, -1 for the root.
-    offsets : (J, 3) offset of each joint from its parent (m).
-
-    Returns
-    -------
-    (J, 3) positions with the root at the origin.
-    """
-    par = [int(p) for p in parents]
-    off = np.asarray(offsets, dtype=np.float64)
-    pos = np.full((len(par), 3), np.nan)
-
-    def place(j: int, depth: int = 0) -> np.ndarray:
-        if depth > len(par):
-            raise ValueError("parents contain a cycle")
-        if np.isnan(pos[j, 0]):
-            pos[j] = off[j] if par[j] < 0 else place(par[j], depth + 1) + off[j]
-        return pos[j]
-
-    for j in range(len(par)):
-        place(j)
-    return pos
 
 
 def body_scale(

@@ -72,7 +72,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from export.step import export_random, export_window_model
-    from livedance.step import DanceStep
+    from livedance.model.step import DanceStep
     from tests.model_fixtures import runtime_cond_dim
     from training.dancenet import DanceNetConfig
 

@@ -22,8 +22,8 @@ Protocol (metrics in :mod:`benchmarks.motion_metrics`):
   mean pairwise distance of a row's own windows.
 - BAS (sigma 50 ms = 3 frames at 60 fps) and hit rate (kinematic beats within ``--hit-tolerance``
   of a music beat, 100 ms by default) per song, averaged over songs. Music beats are livedance's
-  own causal tracker's: ``beat_times`` of the render, and :func:`livedance.beat.track` over the
-  same audio for the ground truth.
+  own causal tracker's: ``beat_times`` of the render, and
+  :func:`livedance.analysis.beat.track` over the same audio for the ground truth.
 - Foot skate: mean horizontal toe speed (m/s) while a toe is within 8 cm of the floor and slower
   than 0.5 m/s, per song, averaged over songs.
 - Style accuracy: passed in (``--style-accuracy 0.83`` or a JSON file holding
@@ -166,7 +166,7 @@ def song_audio(song_dir: Path, frames: int, start_s: float, fps: float = FPS) ->
     -------
     (frames * SAMPLE_RATE / fps,) float32 mono at ``SAMPLE_RATE``, zero-padded if the file ends.
     """
-    from livedance.audio import load_audio
+    from livedance.audio.file import load_audio
 
     audio = load_audio(Path(song_dir) / "audio.mp3")
     first = int(round(start_s * SAMPLE_RATE))
@@ -192,7 +192,7 @@ def load_ground_truth(
     -------
     One :class:`Dance` per song (``music_beats`` empty and no ``audio`` unless ``with_beats``).
     """
-    from livedance.beat import track
+    from livedance.analysis.beat import track
     from training import skeleton as sk
     from training.data import load_motion
 
@@ -235,8 +235,8 @@ def render_dances(
     """
     import soundfile as sf
 
+    from livedance.model.step import DEFAULT_MODEL
     from livedance.render import render
-    from livedance.step import DEFAULT_MODEL
 
     path = Path(model_path) if model_path is not None else DEFAULT_MODEL
     style_names, _ = _model_facts(path)
@@ -281,7 +281,7 @@ def _model_facts(path: Path) -> tuple[list[str], np.ndarray]:
 
         _, meta = load_lstm(path)
         return list(meta["style_names"]), np.asarray(meta["joint_offsets"], np.float64)
-    from livedance.metadata import read_metadata
+    from livedance.model.metadata import read_metadata
 
     m = read_metadata(path)
     return list(m.style_names), np.asarray(m.joint_offsets, np.float64)
@@ -404,7 +404,7 @@ def long_run(
     ``max_root_distance_m`` (horizontal, from the start), ``bone_length_deviation_pct`` (largest
     over frames and bones, vs the model's rest lengths) and ``bone_length_deviation_p99_pct``.
     """
-    from livedance.step import DEFAULT_MODEL
+    from livedance.model.step import DEFAULT_MODEL
 
     path = Path(model_path) if model_path is not None else DEFAULT_MODEL
     x = np.asarray(audio, np.float32).reshape(-1)
@@ -574,7 +574,7 @@ def _parse_models(items: Sequence[str]) -> dict[str, Path | None]:
             raise ModelError(f"--model {name}: no such file {path}")
         models[name] = Path(path)
     if not models:
-        from livedance.step import DEFAULT_MODEL
+        from livedance.model.step import DEFAULT_MODEL
 
         if not DEFAULT_MODEL.is_file():
             raise ModelError(f"no shipped model at {DEFAULT_MODEL}; pass --model NAME=PATH")

@@ -1,16 +1,15 @@
-"""Render a torch checkpoint of the plain-LSTM ablation through livedance's own live data path.
+"""Render a torch checkpoint of the plain-LSTM ablation through livedance's own live engine.
 
 ``python -m benchmarks.torch_render runs/lstm/best.pt SONG.wav [--style waltz] [--out dance.npz]``
 
-The LSTM has no ONNX step graph, so this module replaces only the model stage of
-:func:`livedance.render.render`: the same :class:`~livedance.features.FeatureExtractor` hop by
-hop over :func:`livedance.audio.load_audio`, the same feature normalisation (non-finite values
-become the feature mean), the network stepped one frame at a time in torch with its ``(h, c)``
-kept and its predicted mean fed back as the previous pose (an MSE model has nothing to sample),
-contacts from ``logit > 0`` and :class:`~livedance.pose.PoseDecoder` with the engine's bone
-tolerance, foot lock default, stage radius and start position (:func:`make_decoder`). The frame
-count follows the engine: one frame per hop, a last partial hop zero-padded, and ``duration``
-cuts after ``floor(duration * rate / hop)`` frames.
+The LSTM has no ONNX step graph, so this module supplies only the model stage
+(:class:`LstmStage`, a :class:`~livedance.model.stage.ModelStage`) and runs it through
+:class:`~livedance.engine.Engine` over an unpaced :class:`~livedance.audio.file.FileSource`,
+exactly as :func:`livedance.render.render` runs the ONNX model: the same features, the same
+feature normalisation (non-finite values become the feature mean), the network stepped one frame
+at a time in torch with its ``(h, c)`` kept and its predicted mean fed back as the previous pose
+(an MSE model has nothing to sample), contacts from ``logit > 0``, and the engine's pose decoder,
+clock and frame count.
 """
 
 from __future__ import annotations
@@ -19,23 +18,25 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from livedance.audio import load_audio
-from livedance.config import SAMPLE_RATE
-from livedance.engine import make_decoder as engine_decoder
+from livedance.analysis.features import FEATURE_NAMES
+from livedance.audio.file import FileSource
+from livedance.config import StreamFormat
+from livedance.control import Controls
+from livedance.engine import Engine
 from livedance.errors import LivedanceError, ModelError
-from livedance.features import FEATURE_NAMES, FeatureExtractor
-from livedance.pose import PoseDecoder
+from livedance.motion.pose import PoseDecoder
+from livedance.motion.pose import make_decoder as engine_decoder
 from livedance.render import save_render
-from training.lstm import DanceLSTM, LSTMConfig
+from training.lstm import DanceLSTM, LSTMConfig, LSTMState
 
-__all__ = ["load_lstm", "main", "make_decoder", "render_torch"]
+__all__ = ["LstmStage", "load_lstm", "main", "make_decoder", "render_torch"]
 
 _META_KEYS = (
     "sample_rate",
@@ -116,6 +117,84 @@ def make_decoder(meta: dict[str, Any], foot_lock: bool = False) -> PoseDecoder:
     return decoder
 
 
+class LstmStage:
+    """A :class:`~training.lstm.DanceLSTM` as the engine's model stage (one dancer).
+
+    Parameters
+    ----------
+    model : the network in eval mode.
+    meta : its checkpoint's metadata dict (see :func:`load_lstm`).
+
+    Attributes
+    ----------
+    step_ns : time of each network step since the last reset (ns).
+    """
+
+    def __init__(self, model: DanceLSTM, meta: Mapping[str, Any]) -> None:
+        self.net = model
+        self.stream = StreamFormat(int(meta["sample_rate"]), int(meta["hop"]), int(meta["fps"]))
+        self.skeleton: Mapping[str, Any] = meta
+        self.style_names: Sequence[str] = list(meta["style_names"])
+        self.batch = 1
+        self.pose_dim = len(meta["pose_mean"])
+        self.n_contacts = len(meta["contact_joints"])
+        self.style = np.zeros((1, len(self.style_names)), np.float32)
+        self.style[0, 0] = 1.0
+        self._style_t = torch.from_numpy(self.style)  # shares style's memory
+        self._f_mean = np.asarray(meta["feature_mean"], np.float32)
+        self._f_inv_std = (1.0 / np.asarray(meta["feature_std"], np.float32)).astype(np.float32)
+        self._p_mean = np.asarray(meta["pose_mean"], np.float32)
+        self._p_std = np.asarray(meta["pose_std"], np.float32)
+        self._cond = np.zeros((1, len(self._f_mean)), np.float32)
+        self._cond_t = torch.from_numpy(self._cond)  # shares cond's memory
+        self._seed = 0
+        self._out: dict[str, torch.Tensor] = {}
+        self._state: LSTMState | None = None
+        self._prev = torch.zeros(1, self.pose_dim)
+        self.step_ns: list[int] = []
+        self.reset(0)
+
+    @property
+    def seed(self) -> int:
+        return self._seed
+
+    def set_style(self, weights: np.ndarray | Sequence[float]) -> None:
+        w = np.asarray(weights, np.float32)
+        self.style[0] = w / w.sum()
+
+    def advance(self, raw_features: np.ndarray) -> None:
+        cond = self._cond
+        np.subtract(raw_features, self._f_mean, out=cond)
+        np.multiply(cond, self._f_inv_std, out=cond)
+        cond[~np.isfinite(cond)] = 0.0
+        t0 = time.perf_counter_ns()
+        with torch.inference_mode():
+            self._out, self._state = self.net.step(
+                self._prev, self._cond_t, self._style_t, self._state
+            )
+        self.step_ns.append(time.perf_counter_ns() - t0)
+
+    def sample(
+        self, temperature: float, energy: float, pose: np.ndarray, contact: np.ndarray
+    ) -> None:
+        self._prev = self._out["gmm_mean"][:, 0]  # the mean: an MSE model has nothing to sample
+        np.multiply(self._prev.numpy(), energy * self._p_std, out=pose)
+        np.add(pose, self._p_mean, out=pose)
+        np.greater(self._out["contact_logits"].numpy(), 0.0, out=contact)
+
+    def warm(self) -> None:
+        pass  # offline only: nothing goes cold between hops
+
+    def reset(self, seed: int) -> None:
+        self._state = None
+        self._prev = torch.zeros(1, self.pose_dim)  # the mean pose, as DanceStep's prev_pose
+        self._seed = seed
+        self.step_ns = []
+
+    def reseed(self, seed: int) -> None:
+        self._seed = seed
+
+
 def render_torch(
     checkpoint: str | os.PathLike[str],
     audio_path: str | os.PathLike[str],
@@ -130,7 +209,7 @@ def render_torch(
     Parameters
     ----------
     checkpoint : DanceLSTM ``.pt`` checkpoint (see :func:`load_lstm`).
-    audio_path : any file :func:`livedance.audio.load_audio` reads.
+    audio_path : any file :class:`~livedance.audio.file.FileSource` reads.
     style : style name (default: the model's first).
     seed : kept for the interface of ``render``: the MSE model's mean is deterministic.
     duration : seconds of audio to render (default: all).
@@ -147,7 +226,7 @@ def render_torch(
     Raises
     ------
     ModelError
-        See :func:`load_lstm`; an unknown style; a model built for another sample rate or hop.
+        See :func:`load_lstm`; an unknown style.
     AudioError
         The audio file cannot be read.
     """
@@ -158,75 +237,42 @@ def render_torch(
         raise ModelError(f"unknown style {name!r}: the model knows {', '.join(names)}")
     if duration is not None and duration < 0:
         raise ValueError(f"duration must be >= 0 s, got {duration}")
-    sr, hop = int(meta["sample_rate"]), int(meta["hop"])
-    audio = load_audio(audio_path)
-    # load_audio resamples to the package rate; a model built for another one does not fit
-    if sr != SAMPLE_RATE:
-        raise ModelError(f"{checkpoint}: model rate {sr} Hz, the runtime analyses {SAMPLE_RATE} Hz")
-    frames = -(-len(audio) // hop)
-    if duration is not None:
-        frames = min(frames, int(duration * sr) // hop)
-    padded = np.zeros(frames * hop, np.float32)
-    n = min(len(audio), len(padded))
-    padded[:n] = audio[:n]
-
-    f_mean = np.asarray(meta["feature_mean"], np.float32)
-    f_inv_std = (1.0 / np.asarray(meta["feature_std"], np.float32)).astype(np.float32)
-    p_mean = np.asarray(meta["pose_mean"], np.float32)
-    p_std = np.asarray(meta["pose_std"], np.float32)
-    joint_names = list(meta["joint_names"])
-    decoder = make_decoder(meta, foot_lock)
-    features = FeatureExtractor(sample_rate=sr, hop=hop)
     torch.manual_seed(seed)
-
-    style_t = torch.zeros(1, len(names))
-    style_t[0, names.index(name)] = 1.0
-    cond = np.zeros((1, len(f_mean)), np.float32)
-    cond_t = torch.from_numpy(cond)  # shares cond's memory
-    pose = np.zeros((1, len(p_mean)), np.float32)
-    contact = np.zeros((1, len(meta["contact_joints"])), np.float32)
-    prev = torch.zeros(1, len(p_mean))  # the mean pose, as the engine's fresh prev_pose
-    state = None
-    joints = np.zeros((frames, len(joint_names), 3), np.float32)
-    step_ms = np.zeros(frames)
-    beats: list[float] = []
-    done = 0
-    complete = True
     threads_before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        with torch.inference_mode():
-            for k in range(frames):
-                raw = features.process(padded[k * hop : (k + 1) * hop])
-                if features.last_beat:
-                    beats.append(float(features.beat.beat_s))
-                np.subtract(raw, f_mean, out=cond)
-                np.multiply(cond, f_inv_std, out=cond)
-                cond[~np.isfinite(cond)] = 0.0
-                t0 = time.perf_counter_ns()
-                out, state = model.step(prev, cond_t, style_t, state)
-                step_ms[k] = (time.perf_counter_ns() - t0) / 1e6
-                prev = out["gmm_mean"][:, 0]
-                np.multiply(prev.numpy(), p_std, out=pose)
-                np.add(pose, p_mean, out=pose)
-                np.greater(out["contact_logits"].numpy(), 0.0, out=contact)
-                joints[k] = decoder.process(pose, contact)[0]
-                done = k + 1
-    except KeyboardInterrupt:
-        complete = False
+        stage = LstmStage(model, meta)
+        source = FileSource(audio_path, realtime=False, stream=stage.stream)
+        engine = Engine(source, stage, Controls(names, style=name, seed=seed), foot_lock=foot_lock)
+        frames: list[np.ndarray] = []
+        beats: list[float] = []
+
+        def keep(joints: np.ndarray) -> None:
+            frames.append(joints[0].copy())
+            if engine.features.last_beat:
+                beats.append(float(engine.features.beat.beat_s))
+
+        complete = True
+        try:
+            engine.run(duration, on_frame=keep)
+        except KeyboardInterrupt:
+            complete = False
     finally:
         torch.set_num_threads(threads_before)
+    n_joints = len(meta["joint_names"])
+    joints = np.stack(frames) if frames else np.zeros((0, n_joints, 3), np.float32)
+    error = source.error
     return {
-        "joints": joints[:done],
+        "joints": joints.astype(np.float32),
         "fps": np.float32(meta["fps"]),
-        "joint_names": np.array(joint_names),
+        "joint_names": np.array(meta["joint_names"]),
         "parents": np.array(meta["joint_parents"], np.int64),
         "beat_times": np.array(beats, np.float64),
         "style": np.array(name),
         "audio": np.array(str(audio_path)),
-        "complete": np.bool_(complete),
-        "error": np.array(""),
-        "step_ms": step_ms[:done],
+        "complete": np.bool_(complete and error is None),
+        "error": np.array("" if error is None else str(error)),
+        "step_ms": np.asarray(stage.step_ns[: len(frames)], np.float64) / 1e6,
     }
 
 

@@ -21,7 +21,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from livedance.metadata import METADATA_KEY, ModelMetadata
+from livedance.model.metadata import METADATA_KEY, WEIGHT_FORMATS, ModelMetadata
 from training.dancenet import DanceNet, DanceNetConfig
 
 OPSET = 17
@@ -91,9 +91,8 @@ def _head_outputs(g: GraphBuilder, y: str, cfg: DanceNetConfig) -> None:
     part(3, "contact_logits")
 
 
-WEIGHT_FORMATS = ("fp32", "int8")
-"""Weight storage of the step graph: float32, or the big matrices (conditioning, skip sum, head)
-in 8 bits per block of :data:`BLOCK_SIZE` rows with a float32 scale (``MatMulNBits``)."""
+# Weight storage of the step graph (WEIGHT_FORMATS): float32, or the big matrices (conditioning,
+# skip sum, head) in 8 bits per block of BLOCK_SIZE rows with a float32 scale (MatMulNBits).
 
 BLOCK_SIZE = 32
 """Rows of a weight column sharing one 8-bit scale (the smallest block MatMulNBits takes)."""
@@ -374,7 +373,7 @@ def _model(graph: onnx.GraphProto, opset: int, contrib: bool = False) -> onnx.Mo
 
 
 def derived_metadata(cfg: DanceNetConfig, opset: int = OPSET) -> dict[str, Any]:
-    """What export derives from the network (``livedance.metadata.DERIVED_KEYS``)."""
+    """What export derives from the network (``livedance.model.metadata.DERIVED_KEYS``)."""
     return {
         "receptive_field": cfg.receptive_field,
         "ring_length": cfg.ring_length,
@@ -400,7 +399,7 @@ def export_step_model(
     Parameters
     ----------
     model : trained DanceNet.
-    metadata : the checkpoint's metadata (``livedance.metadata.TRAINING_KEYS``).
+    metadata : the checkpoint's metadata (``livedance.model.metadata.TRAINING_KEYS``).
     path : output ``.onnx`` file.
     weights : weight storage, one of :data:`WEIGHT_FORMATS`; recorded in the metadata as
         ``weights`` (with ``weight_block_size`` for int8).
@@ -512,10 +511,10 @@ def fixture_metadata(cfg: DanceNetConfig, seed: int = 0) -> dict[str, Any]:
     skeleton is :data:`FIXTURE_JOINTS` (its first ``(pose_dim - 4) / 3`` joints).
     """
     from livedance.config import FPS, HOP, SAMPLE_RATE, STYLES
-    from livedance.metadata import ROOT_FEATURES
+    from livedance.motion.pose import ROOT_FEATURES
 
     try:
-        from livedance.features import FEATURE_NAMES
+        from livedance.analysis.features import FEATURE_NAMES
 
         features = list(FEATURE_NAMES)
     except ImportError:

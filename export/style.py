@@ -1,6 +1,7 @@
 """Export of the style classifier to a one-frame ONNX step with explicit state.
 
-The graph (contract in :mod:`livedance.style`) is written node by node from the torch weights:
+The graph (contract in :mod:`livedance.analysis.style`) is written node by node from the torch
+weights:
 the conv stack reads its past from one packed ring ``conv_state`` (B, R, L, H) with a single
 Gather (layer l reads slot (t - d_l) mod R) and one batched MatMul for all layers' past taps,
 returns this frame's layer inputs as ``state_column``; the LSTM cell is one Gemm over
@@ -27,7 +28,7 @@ from onnx import TensorProto, helper
 
 from export.step import GraphBuilder
 from livedance import config as ld_config
-from livedance.style import FORMAT_VERSION, METADATA_KEY, parse_metadata
+from livedance.analysis.style import FORMAT_VERSION, METADATA_KEY, parse_metadata
 from training.style_classifier import CLAMP, StyleNet, load_checkpoint
 
 OPSET = 17

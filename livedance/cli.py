@@ -14,9 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from livedance.config import DEFAULT_OSC_TARGET, DEFAULT_TEMPERATURE
+from livedance.config import DEFAULT_OSC_TARGET, DEFAULT_TEMPERATURE, StreamFormat
 from livedance.errors import LivedanceError
+
+if TYPE_CHECKING:
+    from livedance.audio.source import AudioSource
 
 DEMO_INPUT = "demo"
 MIC_INPUT = "mic"
@@ -127,17 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
 # -- commands ------------------------------------------------------------------------------------
 
 
-def _open_source(args: argparse.Namespace, style: str) -> object:
-    from livedance.audio import DemoSource, FileSource, MicSource
+def _open_source(args: argparse.Namespace, style: str, stream: StreamFormat) -> AudioSource:
+    """The ``--input`` as a source delivering the model's stream format."""
+    from livedance.audio.demo import DemoSource
+    from livedance.audio.file import FileSource
+    from livedance.audio.mic import MicSource
 
     if args.input == MIC_INPUT:
         device: int | str | None = args.device
         if isinstance(device, str) and device.isdigit():
             device = int(device)
-        return MicSource(device=device)
+        return MicSource(device=device, stream=stream)
     if args.input == DEMO_INPUT:
-        return DemoSource(style=args.demo_style or style, bpm=args.bpm)
-    return FileSource(args.input, realtime=True, play=args.play)
+        return DemoSource(style=args.demo_style or style, bpm=args.bpm, stream=stream)
+    return FileSource(args.input, realtime=True, play=args.play, stream=stream)
 
 
 AUTO_STYLE = "auto"
@@ -147,7 +154,7 @@ def _auto_style(style: str | None, style_names: Sequence[str]) -> Callable[..., 
     """The automatic style follower for ``--style auto`` (None for an explicit style)."""
     if style != AUTO_STYLE:
         return None
-    from livedance.style import AutoStyle, StyleClassifier
+    from livedance.analysis.style import AutoStyle, StyleClassifier
 
     return AutoStyle(StyleClassifier(), list(style_names))
 
@@ -155,8 +162,9 @@ def _auto_style(style: str | None, style_names: Sequence[str]) -> Callable[..., 
 def cmd_serve(args: argparse.Namespace) -> int:
     from livedance.control import Controls, ControlServer
     from livedance.engine import Engine
-    from livedance.osc import OscSender, make_layout, parse_target
-    from livedance.step import DEFAULT_MODEL, DanceStep
+    from livedance.model.step import DEFAULT_MODEL, DanceStep
+    from livedance.output.sender import parse_target
+    from livedance.output.sinks import osc_sink
 
     targets = [parse_target(t) for t in (args.osc or [])] or [DEFAULT_OSC_TARGET]
     model = DanceStep(args.model or DEFAULT_MODEL, batch=args.dancers, threads=args.threads)
@@ -169,26 +177,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         energy=args.energy,
         seed=args.seed,
     )
-    layout = make_layout(
+    sink = osc_sink(
         args.layout,
-        model.meta.joint_names,
-        dancers=args.dancers,
+        targets,
+        joint_names=model.meta.joint_names,
         parents=model.meta.joint_parents,
         offsets=model.meta.joint_offsets,
+        dancers=args.dancers,
     )
-    source = _open_source(args, style)
+    source = _open_source(args, style, model.meta.stream)
     control = (
         ControlServer(args.control_port, controls, host=args.control_host)
         if args.control_port is not None
         else None
     )
-    with OscSender(targets) as sender:
+    try:
         engine = Engine(
-            source,  # type: ignore[arg-type]
+            source,
             model,
             controls,
-            layout,
-            sender,
+            [sink],
             foot_lock=args.foot_lock,
             style_source=auto,  # type: ignore[arg-type]
             keep_warm=not args.no_keep_warm,
@@ -198,7 +206,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         worker = engine.run_in_thread(args.duration)
         out = sys.stderr
         print(
-            f"livedance: {source.name} -> {', '.join(f'{h}:{p}' for h, p in targets)} "  # type: ignore[attr-defined]
+            f"livedance: {source.name} -> {', '.join(f'{h}:{p}' for h, p in targets)} "
             f"({args.layout}, {model.meta.fps} fps, style {'auto' if auto else style}); "
             "Ctrl-C stops",
             file=out,
@@ -237,7 +245,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(
             f"livedance: {engine.stats.frames} frames, {engine.stats.dropped_frames} dropped, "
             f"{engine.stats.late_frames} late, end-to-end p50 {lat['p50']:.3f} ms "
-            f"p99 {lat['p99']:.3f} ms, OSC errors {sum(sender.errors)}"
+            f"p99 {lat['p99']:.3f} ms, OSC errors {sum(sink.errors)}"
             + (
                 f", control accepted {control.accepted} ignored {control.ignored}"
                 if control is not None
@@ -245,28 +253,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ),
             file=out,
         )
-        error = engine.error or getattr(source, "error", None)
+        error = engine.error or source.error
         if error is not None:
             print(f"livedance: error: {error}", file=out)
-            if getattr(source, "abandoned", False):
+            if source.abandoned:
                 # PortAudio would hang forever shutting down a vanished device at exit.
                 sys.stdout.flush()
                 out.flush()
                 os._exit(1)
             return 1
+    finally:
+        sink.close()
     return 0
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from livedance.audio import list_devices
+    from livedance.audio.mic import list_devices
 
     print(list_devices())
     return 0
 
 
 def cmd_beats(args: argparse.Namespace) -> int:
-    from livedance.audio import load_audio
-    from livedance.beat import track
+    from livedance.analysis.beat import track
+    from livedance.audio.file import load_audio
 
     result = track(load_audio(args.file))
     if args.tempo:
@@ -281,9 +291,9 @@ def cmd_beats(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from livedance.metadata import read_metadata
+    from livedance.model.metadata import read_metadata
+    from livedance.model.step import DEFAULT_MODEL
     from livedance.render import render, save_render
-    from livedance.step import DEFAULT_MODEL
 
     names = read_metadata(args.model or DEFAULT_MODEL).style_names
     auto = _auto_style(args.style, names)

@@ -7,6 +7,8 @@ a model (``livedance beats``, the feature cache) use.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 SAMPLE_RATE = 24_000
 """Audio rate the analysis runs at (Hz); every source is resampled to it."""
 
@@ -15,6 +17,42 @@ FPS = 60
 
 HOP = SAMPLE_RATE // FPS
 """Audio samples per motion frame (400): one feature frame per motion frame."""
+
+
+@dataclass(frozen=True)
+class StreamFormat:
+    """The clock the live path runs on: audio rate, samples per motion frame, motion frames per s.
+
+    A model carries its own (:attr:`livedance.model.metadata.ModelMetadata.stream`); the audio
+    sources resample to its rate and hand out its hops, and the engine steps once per hop, so the
+    whole path runs on one clock.
+
+    Attributes
+    ----------
+    sample_rate : Hz the analysis runs at.
+    hop : audio samples per motion frame.
+    fps : motion frames per second (``sample_rate == hop * fps``).
+    """
+
+    sample_rate: int
+    hop: int
+    fps: int
+
+    def __post_init__(self) -> None:
+        if min(self.sample_rate, self.hop, self.fps) < 1 or self.hop * self.fps != self.sample_rate:
+            raise ValueError(
+                f"stream format: hop * fps must equal sample_rate (all > 0), got "
+                f"{self.hop} * {self.fps} vs {self.sample_rate}"
+            )
+
+    @property
+    def frame_seconds(self) -> float:
+        """Duration of one motion frame (s)."""
+        return self.hop / self.sample_rate
+
+
+DEFAULT_STREAM = StreamFormat(SAMPLE_RATE, HOP, FPS)
+"""The stream format training builds models for (and tools without a model use)."""
 
 WINDOW = 1024
 """Analysis window of the spectral features (samples at SAMPLE_RATE)."""
@@ -26,6 +64,6 @@ DEFAULT_TEMPERATURE = 0.2
 """Sampling temperature of ``serve`` and ``render`` (chosen on the validation songs)."""
 
 SAMPLING_CORRELATION = 0.97
-"""Frame-to-frame correlation of the GMM draws (see :class:`livedance.sampler.GmmSampler`)."""
+"""Frame-to-frame correlation of the GMM draws (see :class:`livedance.model.sampler.GmmSampler`)."""
 
 DEFAULT_OSC_TARGET = ("127.0.0.1", 9000)

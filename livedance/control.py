@@ -35,6 +35,13 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
 from livedance.errors import LivedanceError, OscError
+from livedance.output.wire import PREFIX
+
+_STYLE = PREFIX + "/style"
+_TEMPERATURE = PREFIX + "/temperature"
+_ENERGY = PREFIX + "/energy"
+_SEED = PREFIX + "/seed"
+_RESET = PREFIX + "/reset"
 
 log = logging.getLogger(__name__)
 
@@ -371,24 +378,20 @@ class ControlServer:
         address = message.address
         args = list(message.params)
         controls = self.controls
-        if address == "/livedance/style":
+        if address == _STYLE:
             controls.set_style(self._style_arg(args))
-        elif address in ("/livedance/temperature", "/livedance/energy"):
+        elif address in (_TEMPERATURE, _ENERGY):
             value = _number(args[0]) if len(args) == 1 else None
             if value is None:
                 raise ControlError("needs one finite number")
-            setter = (
-                controls.set_temperature
-                if address == "/livedance/temperature"
-                else controls.set_energy
-            )
+            setter = controls.set_temperature if address == _TEMPERATURE else controls.set_energy
             self.clamped += setter(value)
-        elif address == "/livedance/seed":
+        elif address == _SEED:
             value = _number(args[0]) if len(args) == 1 else None
             if value is None or value != int(value):
                 raise ControlError("needs one integer")
             controls.set_seed(int(value))
-        elif address == "/livedance/reset":
+        elif address == _RESET:
             value = _number(args[0]) if len(args) == 1 else None
             if args and value is None:
                 raise ControlError("takes no argument or one number")

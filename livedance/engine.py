@@ -1,6 +1,6 @@
-"""The live engine: audio -> features -> DanceNet step -> sample -> pose -> OSC, one frame per hop.
+"""The live engine: audio -> features -> model -> pose -> sinks, one motion frame per hop.
 
-Threads (DESIGN.md):
+Threads (docs/architecture.md):
 - the audio thread (PortAudio callback, or the pacing thread of a file/demo) only copies blocks into
   the source's ring;
 - the worker (:meth:`Engine.run`) reads one hop at a time and calls :meth:`Engine.step`, which
@@ -8,9 +8,10 @@ Threads (DESIGN.md):
 - the control thread (:class:`livedance.control.ControlServer`) writes :class:`Controls`;
 - the main thread prints the status line and turns Ctrl-C into a clean stop.
 
-The clock is the audio sample counter: frame k is computed from hop k, i.e. once audio samples
-``[0, (k + 1) * hop)`` have been analysed. If the worker falls behind by more than ``max_backlog``
-hops it skips to the newest audio and counts the drop; no queue ever grows.
+The clock is the audio sample counter on the model's :class:`~livedance.config.StreamFormat`:
+frame k is computed from hop k, i.e. once audio samples ``[0, (k + 1) * hop)`` have been analysed.
+If the worker falls behind by more than ``max_backlog`` hops it skips to the newest audio and
+counts the drop; no queue ever grows.
 """
 
 from __future__ import annotations
@@ -18,32 +19,20 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from livedance.audio import AudioSource, HopInfo
-from livedance.config import SAMPLING_CORRELATION
+from livedance.analysis.features import FeatureExtractor
+from livedance.audio.ring import HopInfo
+from livedance.audio.source import AudioSource
 from livedance.control import Controls
-from livedance.errors import LivedanceError
-from livedance.features import FeatureExtractor
-from livedance.metadata import ModelMetadata
-from livedance.osc import EventMessages, Layout, OscSender
-from livedance.pose import PoseDecoder
-from livedance.sampler import GmmSampler, contacts
-from livedance.step import DanceStep
-
-STAGES = ("wait", "features", "step", "sample_decode", "encode_send")
-"""Per-frame stages timed by :class:`LatencyLog`, in order."""
-
-
-BONE_TOLERANCE = 0.02
-"""Bones are held within 2% of the skeleton: rigid enough for an avatar (the capture varies ~3%)."""
-
-STAGE_RADIUS = 2.5
-"""Soft bound (m) on each dancer's distance from the stage centre."""
+from livedance.errors import LivedanceError, ModelError
+from livedance.latency import STAGES, EngineStats, LatencyLog
+from livedance.model.stage import ModelStage, as_stage
+from livedance.model.step import DanceStep
+from livedance.motion.pose import STAGE_RADIUS, make_decoder
+from livedance.output.sinks import PoseFrame, Sink
 
 KEEP_WARM_LEADS_S = (0.0025, 0.0012, 0.0007)
 """How long before the next hop is due each warm-up starts (s). The first brings code and weights
@@ -56,118 +45,20 @@ KEEP_WARM_COST_DECAY = 0.99
 eases back after a slow spell: to a sixth in a second at three warm-ups a frame."""
 
 
-def make_decoder(
-    meta: ModelMetadata | Mapping[str, Any],
-    batch: int = 1,
-    foot_lock: bool = False,
-    stage_radius: float | None = STAGE_RADIUS,
-) -> PoseDecoder:
-    """The pose decoder of a model's skeleton as the engine uses it (also for offline renderers).
-
-    Parameters
-    ----------
-    meta : the model's metadata, or a checkpoint's metadata dict (joint_names, joint_parents,
-        joint_offsets, contact_joints, fps).
-    batch : dancers B.
-    foot_lock : pin feet in contact (off by default: on ballroom data, whose feet glide and pivot
-        while touching the floor, pinning them makes the root jitter).
-    stage_radius : soft bound (m) on each dancer's distance from the origin; None for none.
-    """
-    m = meta.to_dict() if isinstance(meta, ModelMetadata) else meta
-    names = list(m["joint_names"])
-    return PoseDecoder(
-        names,
-        m["joint_parents"],
-        m["joint_offsets"],
-        [names.index(name) for name in m["contact_joints"]],
-        float(m["fps"]),
-        batch=batch,
-        bone_tolerance=BONE_TOLERANCE,
-        foot_lock=foot_lock,
-        stage_radius=stage_radius,
-    )
-
-
-class LatencyLog:
-    """Per-frame stage and end-to-end latencies in preallocated rings (nanoseconds).
-
-    Attributes
-    ----------
-    stages : (capacity, len(STAGES)) int64, time spent in each stage.
-    end_to_end : (capacity,) int64, last datagram sent minus arrival of the audio block that
-        completed the frame (DESIGN.md's definition of a frame's latency).
-    arrival : (capacity,) int64, ``perf_counter_ns`` arrival of that audio block.
-    frame : (capacity,) int64, motion frame index.
-    count : frames recorded so far (the rings keep the newest ``capacity``).
-    """
-
-    def __init__(self, capacity: int = 1 << 16) -> None:
-        self.capacity = capacity
-        self.stages = np.zeros((capacity, len(STAGES)), np.int64)
-        self.end_to_end = np.zeros(capacity, np.int64)
-        self.arrival = np.zeros(capacity, np.int64)
-        self.frame = np.zeros(capacity, np.int64)
-        self.count = 0
-
-    def record(self, frame: int, stamps: np.ndarray) -> None:
-        """Record one frame from its stamps: arrival, then the end of each stage (ns)."""
-        i = self.count % self.capacity
-        np.subtract(stamps[1:], stamps[:-1], out=self.stages[i])
-        self.end_to_end[i] = stamps[-1] - stamps[0]
-        self.arrival[i] = stamps[0]
-        self.frame[i] = frame
-        self.count += 1
-
-    def recent(self, frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the newest ``frames`` records (default: all kept): stages, end_to_end."""
-        n = min(self.count, self.capacity)
-        if frames is not None:
-            n = min(n, frames)
-        idx = (np.arange(self.count - n, self.count) % self.capacity) if n else np.arange(0)
-        return self.stages[idx], self.end_to_end[idx]
-
-    def summary(self, frames: int | None = None) -> dict[str, dict[str, float]]:
-        """p50 / p99 / max in milliseconds per stage and end to end."""
-        stages, e2e = self.recent(frames)
-        out: dict[str, dict[str, float]] = {}
-        columns = [*(stages[:, i] for i in range(len(STAGES))), e2e]
-        for name, col in zip((*STAGES, "end_to_end"), columns, strict=True):
-            if len(col) == 0:
-                out[name] = {"p50": float("nan"), "p99": float("nan"), "max": float("nan")}
-                continue
-            ms = col / 1e6
-            out[name] = {
-                "p50": float(np.percentile(ms, 50)),
-                "p99": float(np.percentile(ms, 99)),
-                "max": float(ms.max()),
-            }
-        return out
-
-
-@dataclass
-class EngineStats:
-    """Counters the status line and the final summary report."""
-
-    frames: int = 0
-    dropped_frames: int = 0
-    late_frames: int = 0
-    beats: int = 0
-    resets: int = 0
-    warm_runs: int = 0  # warm-ups in which every part ran (see Engine keep_warm)
-
-
 class Engine:
     """Wires the stages together and advances them one motion frame per audio hop.
 
     Parameters
     ----------
-    source : where the audio comes from (mic, file, demo); started and stopped here.
-    model : the DanceNet step for B dancers.
+    source : where the audio comes from (mic, file, demo); started and stopped here. It must
+        deliver the model's stream format (rate and hop); else a one-line ModelError.
+    model : the motion model for B dancers: a :class:`~livedance.model.step.DanceStep` (run with
+        its GMM sampler) or any :class:`~livedance.model.stage.ModelStage`.
     controls : live style / temperature / energy / seed / reset.
-    layout : the OSC pose layout (its ``datagrams`` are sent every frame); None sends nothing.
-    sender : UDP sender to every target; None for offline rendering.
+    sinks : the outputs; each gets every frame's :class:`~livedance.output.sinks.PoseFrame`
+        (none for offline rendering).
     max_backlog : hops the worker may lag before it skips to the newest audio.
-    stage_radius, foot_lock : see :func:`make_decoder`.
+    stage_radius, foot_lock : see :func:`livedance.motion.pose.make_decoder`.
     style_source : optional callable returning style weights (S,) per frame (automatic style);
         the style in ``controls`` is used while it returns None, and a style set in ``controls``
         after the start (control port) wins: it turns the automatic style off.
@@ -175,20 +66,19 @@ class Engine:
         features and the model go cold: their first run after the pause takes 2-4 times as long
         as back to back. So shortly before each hop is due (predicted from the audio blocks'
         arrivals), at each lead of :data:`KEEP_WARM_LEADS_S`, the worker runs the model graph
-        without advancing it (:meth:`DanceStep.warm`), sends one byte to the sender's own
-        loopback sink (:meth:`OscSender.warm`) and runs a spare FeatureExtractor on the previous
-        hop; nothing the dance or the targets see changes. A part of a warm-up starts only if
-        what it took lately fits before the hop, and none starts once the hop is here. Costs
-        about 6 % of one core.
+        without advancing it (:meth:`ModelStage.warm`), calls every sink's ``warm`` (the OSC
+        sink sends one byte to its own loopback socket) and runs a spare FeatureExtractor on the
+        previous hop; nothing the dance or the outputs see changes. A part of a warm-up starts
+        only if what it took lately fits before the hop, and none starts once the hop is here.
+        Costs about 6 % of one core.
     """
 
     def __init__(
         self,
         source: AudioSource,
-        model: DanceStep,
+        model: DanceStep | ModelStage,
         controls: Controls,
-        layout: Layout | None,
-        sender: OscSender | None,
+        sinks: Sequence[Sink] = (),
         *,
         max_backlog: int = 3,
         stage_radius: float | None = STAGE_RADIUS,
@@ -196,47 +86,52 @@ class Engine:
         style_source: Callable[[np.ndarray], np.ndarray | None] | None = None,
         keep_warm: bool = True,
     ) -> None:
-        meta = model.meta
+        stage = as_stage(model, controls.seed or 0)
+        stream = stage.stream
+        if source.stream != stream:
+            have = source.stream
+            raise ModelError(
+                f"the model runs at {stream.sample_rate} Hz, hop {stream.hop}, but the audio "
+                f"source delivers {have.sample_rate} Hz, hop {have.hop}: open the source with "
+                "the model's stream format"
+            )
         self.source = source
-        self.model = model
+        self.model = stage
         self.controls = controls
-        self.layout = layout
-        self.sender = sender
+        self.sinks = tuple(sinks)
         self.style_source = style_source
-        self.hop = meta.hop
-        self.sample_rate = meta.sample_rate
+        self.stream = stream
+        self.hop = stream.hop
+        self.sample_rate = stream.sample_rate
         self.max_backlog = max_backlog
         self.keep_warm = keep_warm
-        self.frame_budget_ns = int(1e9 * meta.hop / meta.sample_rate)
-        b = model.batch
-        self.features = FeatureExtractor(sample_rate=meta.sample_rate, hop=meta.hop)
+        self.frame_budget_ns = int(1e9 * stream.hop / stream.sample_rate)
+        b = stage.batch
+        self.features = FeatureExtractor(sample_rate=stream.sample_rate, hop=stream.hop)
         # only ever fed to warm the feature code up; its output is never read
-        self._spare_features = FeatureExtractor(sample_rate=meta.sample_rate, hop=meta.hop)
+        self._spare_features = FeatureExtractor(sample_rate=stream.sample_rate, hop=stream.hop)
         # the features last: they run first in the frame, so they should be the warmest
         self._warm_parts: tuple[Callable[[], object], ...] = (
-            model.warm,
-            sender.warm if sender is not None else (lambda: None),
+            stage.warm,
+            *(sink.warm for sink in self.sinks),
             lambda: self._spare_features.process(self._hop),  # the previous hop: any music will do
         )
         self._warm_costs = [[0] * len(self._warm_parts) for _ in KEEP_WARM_LEADS_S]
-        self.sampler = GmmSampler(
-            b,
-            meta.gmm_components,
-            meta.pose_dim,
-            seed=controls.seed or 0,
-            correlation=SAMPLING_CORRELATION,
+        self.decoder = make_decoder(
+            stage.skeleton, b, foot_lock=foot_lock, stage_radius=stage_radius
         )
-        self.decoder = make_decoder(meta, b, foot_lock=foot_lock, stage_radius=stage_radius)
-        self.root_index = int(np.flatnonzero(np.asarray(meta.joint_parents) < 0)[0])
+        self.root_index = int(np.flatnonzero(np.asarray(stage.skeleton["joint_parents"]) < 0)[0])
         self.start_xz = np.zeros((b, 2))
         self.start_xz[:, 0] = (np.arange(b) - (b - 1) / 2) * 1.5  # dancers side by side, 1.5 m
-        self.events = EventMessages()
         self.stats = EngineStats()
         self.latency = LatencyLog()
         self._hop = np.zeros(self.hop, np.float32)
-        self._scaled = np.zeros((b, meta.pose_dim), np.float32)
-        self._pose = np.zeros((b, meta.pose_dim), np.float32)
-        self._contacts = np.zeros((b, meta.n_contacts), np.float32)
+        self._pose = np.zeros((b, stage.pose_dim), np.float32)
+        self._contacts = np.zeros((b, stage.n_contacts), np.float32)
+        n_joints = len(stage.skeleton["joint_names"])
+        self._root = np.zeros((b, 3), np.float32)
+        self.frame = PoseFrame(root=self._root, joints=np.zeros((b, n_joints, 3), np.float32))
+        """The frame every sink gets, filled in place each step."""
         self._stamps = np.zeros(len(STAGES) + 1, np.int64)
         self._seen_changes = -1
         self._seen_style: np.ndarray | None = None
@@ -260,27 +155,30 @@ class Engine:
             self.features.process(clicks[i : i + self.hop])
         self.features.beat.compile_kernels()  # and the paths clicks do not reach
         self.features.reset()
-        self.model.run()
-        self.sampler.sample(
-            self.model.gmm_logits, self.model.gmm_mean, self.model.gmm_log_std, 1.0, self._scaled
-        )
-        contacts(self.model.contact_logits, self._contacts)
+        self.model.advance(np.zeros(len(self.features.names), np.float32))
+        self.model.sample(1.0, 1.0, self._pose, self._contacts)
         joints = self.decoder.process(self._pose, self._contacts)
-        if self.layout is not None:  # filled, not sent
-            self.layout.write(0, 0.0, 0.0, 120.0, joints[:, self.root_index], joints)
+        np.copyto(self._root, joints[:, self.root_index])
+        self.frame.joints = joints
+        for sink in self.sinks:  # the send path, without sending
+            sink.warm()
         self.reset()
         self.stats.resets = 0
 
     def reset(self) -> None:
         """Fresh dance: model state, sampler, decoder (features keep following the music)."""
-        self.model.reset()
-        self.sampler.reseed(self.controls.seed or 0)
+        self.model.reset(self.controls.seed or 0)
         self.decoder.reset(self.start_xz)
         self.stats.resets += 1
 
     def stop(self) -> None:
         """Ask :meth:`run` to return after the frame in progress (thread-safe)."""
         self._stop.set()
+
+    def close(self) -> None:
+        """Close every sink (after :meth:`run` has returned)."""
+        for sink in self.sinks:
+            sink.close()
 
     # -- one frame -------------------------------------------------------------------------------
 
@@ -296,8 +194,8 @@ class Engine:
                     self.style_source = None  # an explicit style wins over the automatic one
                 self._seen_style = c.style_weights
                 self.model.set_style(c.style_weights)
-            if c.seed is not None and c.seed != self.sampler.seed:
-                self.sampler.reseed(c.seed)
+            if c.seed is not None and c.seed != self.model.seed:
+                self.model.reseed(c.seed)
         if self.style_source is not None:
             weights = self.style_source(raw_features)
             if weights is not None:
@@ -324,48 +222,35 @@ class Engine:
 
         self._apply_controls(raw)
         model = self.model
-        model.normalise_cond(raw)
-        model.run()
+        model.advance(raw)
         stamps[3] = time.perf_counter_ns()
 
-        # The normalised sample is the next frame's input: write it straight into prev_pose.
-        self.sampler.sample(
-            model.gmm_logits,
-            model.gmm_mean,
-            model.gmm_log_std,
-            self.controls.temperature,
-            model.prev_pose,
-        )
-        contacts(model.contact_logits, self._contacts)
-        np.multiply(model.prev_pose, self.controls.energy, out=self._scaled)
-        model.denormalise_pose(self._scaled, self._pose)
+        model.sample(self.controls.temperature, self.controls.energy, self._pose, self._contacts)
         joints = self.decoder.process(self._pose, self._contacts)
         stamps[4] = time.perf_counter_ns()
 
-        frame = info.index // self.hop
-        beat = self.features.beat
-        if self.features.last_beat:
+        index = info.index // self.hop
+        features = self.features
+        beat = features.beat
+        if features.last_beat:
             self.stats.beats += 1
-        if self.sender is not None and self.layout is not None:
-            audio_time = (info.index + self.hop) / self.sample_rate
-            self.layout.write(
-                frame,
-                audio_time,
-                float(beat.phase),
-                float(beat.tempo_bpm),
-                joints[:, self.root_index],
-                joints,
-            )
-            self.sender.send_all(self.layout.datagrams)
-            if self.features.last_beat:
-                self.sender.send(
-                    self.events.beat(frame, audio_time, float(beat.tempo_bpm), self.stats.beats)
-                )
-            if self.features.last_onset:
-                self.sender.send(self.events.onset(float(beat.onset_strength)))
+        if self.sinks:
+            frame = self.frame
+            frame.index = index
+            frame.audio_time = (info.index + self.hop) / self.sample_rate
+            frame.beat_phase = float(beat.phase)
+            frame.tempo_bpm = float(beat.tempo_bpm)
+            frame.beat = bool(features.last_beat)
+            frame.beat_count = self.stats.beats
+            frame.onset = bool(features.last_onset)
+            frame.onset_strength = float(beat.onset_strength)
+            np.copyto(self._root, joints[:, self.root_index])
+            frame.joints = joints
+            for sink in self.sinks:
+                sink.send(frame)
         stamps[5] = time.perf_counter_ns()
 
-        self.latency.record(frame, stamps)
+        self.latency.record(index, stamps)
         self.stats.frames += 1
         if stamps[5] - stamps[0] > self.frame_budget_ns:
             self.stats.late_frames += 1
@@ -467,8 +352,9 @@ class Engine:
         p99 = float(np.percentile(e2e, 99)) / 1e6 if len(e2e) else float("nan")
         beat = self.features.beat
         mark = "*" if beat.phase < 0.15 else " "
-        errors = sum(self.sender.errors) if self.sender is not None else 0
-        style = self.model.meta.style_names[int(np.argmax(self.model.style[0]))]
+        # a sink may count what it lost (the OSC sink: per target)
+        errors = sum(sum(getattr(sink, "errors", ())) for sink in self.sinks)
+        style = self.model.style_names[int(np.argmax(self.model.style[0]))]
         return (
             f"frame {self.stats.frames:7d} | {style} | {beat.tempo_bpm:5.1f} BPM {mark} "
             f"phase {beat.phase:4.2f} | p99 {p99:5.2f} ms | late {self.stats.late_frames} "

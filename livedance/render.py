@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from livedance.audio import FileSource
+from livedance.audio.file import FileSource
 from livedance.config import DEFAULT_TEMPERATURE
 from livedance.control import Controls
 from livedance.engine import Engine
-from livedance.step import DEFAULT_MODEL, DanceStep
+from livedance.model.step import DEFAULT_MODEL, DanceStep
 
 
 def render(
@@ -59,8 +59,8 @@ def render(
         energy=energy,
         seed=seed,
     )
-    source = FileSource(audio_path, realtime=False)
-    engine = Engine(source, model, controls, None, None, style_source=style_source)
+    source = FileSource(audio_path, realtime=False, stream=meta.stream)
+    engine = Engine(source, model, controls, style_source=style_source)
     frames: list[np.ndarray] = []
     beats: list[float] = []
 

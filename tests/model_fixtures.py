@@ -24,9 +24,10 @@ TINY: dict[str, Any] = {
 
 
 def runtime_cond_dim() -> int:
-    """len(livedance.features.FEATURE_NAMES), or 16 while the feature module is not there."""
+    """len(livedance.analysis.features.FEATURE_NAMES), or 16 while the feature module is not
+    there."""
     try:
-        from livedance.features import FEATURE_NAMES
+        from livedance.analysis.features import FEATURE_NAMES
     except ImportError:
         return 16
     return len(FEATURE_NAMES)

@@ -10,17 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from livedance.audio import (
-    DemoSource,
-    FileSource,
-    HopInfo,
-    RingBuffer,
-    list_devices,
-    load_audio,
-)
+from livedance.audio.demo import DemoSource
+from livedance.audio.file import FileSource, load_audio
+from livedance.audio.mic import list_devices
+from livedance.audio.resample import Resampler, resample
+from livedance.audio.ring import HopInfo, RingBuffer
 from livedance.config import HOP, SAMPLE_RATE
 from livedance.errors import AudioError
-from livedance.resample import Resampler, resample
 
 RATES = [8000, 11025, 22050, 24000, 32000, 44100, 48000, 96000]
 
@@ -305,7 +301,7 @@ def test_demo_loops_seamlessly() -> None:
 
 
 def test_demo_plays_the_synthesized_song() -> None:
-    from livedance.synth import demo_song
+    from livedance.audio.synth import demo_song
 
     song = demo_song("chacha", None, 4.0, SAMPLE_RATE)
     got, _ = _read_all(DemoSource("chacha", seconds=4.0, realtime=False, loop=False))
@@ -426,7 +422,7 @@ def test_ring_read_times_out_without_audio() -> None:
 def test_no_input_device_says_what_to_do() -> None:
     import sounddevice as sd
 
-    from livedance.audio import MicSource
+    from livedance.audio.mic import MicSource
 
     if any(d["max_input_channels"] > 0 for d in sd.query_devices()):
         pytest.skip("this machine has an audio input")
@@ -436,7 +432,7 @@ def test_no_input_device_says_what_to_do() -> None:
 
 
 def test_bad_device_name_says_what_to_do() -> None:
-    from livedance.audio import MicSource
+    from livedance.audio.mic import MicSource
 
     with pytest.raises(AudioError, match="livedance devices") as info:
         MicSource("no such device 12345")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from livedance.beat import BeatTracker, track
+from livedance.analysis.beat import BeatTracker, track
+from livedance.audio.synth import arrange, beats_from_tempo, render, steady_beats
 from livedance.config import HOP, SAMPLE_RATE
 from livedance.errors import AudioError
-from livedance.synth import arrange, beats_from_tempo, render, steady_beats
 
 SR = SAMPLE_RATE
 

@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from export.step import export_random  # noqa: E402
-from livedance.step import DanceStep  # noqa: E402
+from livedance.model.step import DanceStep  # noqa: E402
 from tests.model_fixtures import runtime_cond_dim  # noqa: E402
 from training.dancenet import DanceNet, DanceNetConfig  # noqa: E402
 

@@ -25,8 +25,8 @@ from export.step import (  # noqa: E402
     quantize_blocks,
 )
 from livedance.errors import ModelError  # noqa: E402
-from livedance.metadata import METADATA_KEY, ModelMetadata, read_metadata  # noqa: E402
-from livedance.step import DanceStep  # noqa: E402
+from livedance.model.metadata import METADATA_KEY, ModelMetadata, read_metadata  # noqa: E402
+from livedance.model.step import DanceStep  # noqa: E402
 from tests.model_fixtures import TINY, runtime_cond_dim  # noqa: E402
 from training.dancenet import DanceNetConfig  # noqa: E402
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from livedance.analysis.features import BAND_EDGES_HZ, FEATURE_NAMES, FeatureExtractor
+from livedance.audio.synth import demo_song
 from livedance.config import HOP, SAMPLE_RATE, WINDOW
 from livedance.errors import AudioError
-from livedance.features import BAND_EDGES_HZ, FEATURE_NAMES, FeatureExtractor
-from livedance.synth import demo_song
 
 IDX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 

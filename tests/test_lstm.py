@@ -12,11 +12,12 @@ import soundfile as sf
 import torch
 
 from benchmarks.torch_render import load_lstm, make_decoder, render_torch
+from livedance.analysis.features import FEATURE_NAMES, FeatureExtractor
+from livedance.audio.synth import demo_song
 from livedance.config import HOP, SAMPLE_RATE, STYLES
 from livedance.errors import ModelError
-from livedance.features import FEATURE_NAMES, FeatureExtractor
-from livedance.pose import pose_feature_names, topological_order
-from livedance.synth import demo_song
+from livedance.motion.pose import pose_feature_names
+from livedance.motion.skeleton import topological_order
 from training.lstm import DanceLSTM, LSTMConfig
 from training.train import load_config, train
 
@@ -171,17 +172,15 @@ def test_decoder_is_the_engines(
 ) -> None:
     """Fed the same poses and contacts, make_decoder and the engine's decoder place the same
     joints (bone tolerance, foot lock, stage bound and start alike)."""
-    from livedance.audio import FileSource
+    from livedance.audio.file import FileSource
     from livedance.control import Controls
     from livedance.engine import Engine
-    from livedance.step import DanceStep
+    from livedance.model.step import DanceStep
     from tests.model_fixtures import make_random_model
 
     step = DanceStep(make_random_model(tmp_path / "tiny.onnx"))
     controls = Controls(step.meta.style_names, style="waltz")
-    engine = Engine(
-        FileSource(song[1], realtime=False), step, controls, None, None, foot_lock=foot_lock
-    )
+    engine = Engine(FileSource(song[1], realtime=False), step, controls, foot_lock=foot_lock)
     mine = make_decoder(step.meta.to_dict(), foot_lock)
     rng = np.random.default_rng(0)
     mean, std = step.pose_mean, step.pose_std

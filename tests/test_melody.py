@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from livedance.analysis.melody import MelodyTracker
+from livedance.audio.synth import Note, compose, lead, render
 from livedance.config import HOP, SAMPLE_RATE
 from livedance.errors import AudioError
-from livedance.melody import MelodyTracker
-from livedance.synth import Note, compose, lead, render
 
 
 def _track(m: MelodyTracker, x: np.ndarray) -> np.ndarray:

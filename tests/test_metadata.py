@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from livedance.errors import ModelError
-from livedance.metadata import ModelMetadata, check_features, check_pose_layout
+from livedance.model.metadata import ModelMetadata, check_features, check_pose_layout
 
 GOOD: dict[str, Any] = {
     "format_version": 1,
@@ -125,7 +125,7 @@ def test_runtime_pose_layout() -> None:
 
 
 def test_runtime_feature_names() -> None:
-    features = pytest.importorskip("livedance.features")
+    features = pytest.importorskip("livedance.analysis.features")
     d = copy.deepcopy(GOOD)
     names = list(features.FEATURE_NAMES)
     d["feature_names"] = names[::-1]

@@ -15,15 +15,9 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
 from livedance.errors import OscError
-from livedance.osc import (
-    MAX_DATAGRAM,
-    EventMessages,
-    NativeLayout,
-    OscSender,
-    TouchDesignerLayout,
-    make_layout,
-    parse_target,
-)
+from livedance.output.layouts import EventMessages, NativeLayout, TouchDesignerLayout, make_layout
+from livedance.output.sender import OscSender, parse_target
+from livedance.output.wire import MAX_DATAGRAM
 
 # 23 joints, the size of the Tang 2018 skeleton, with realistic names.
 SKELETON = [

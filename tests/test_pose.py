@@ -1,4 +1,4 @@
-"""livedance.pose: feature layout, encode -> decode round trips, bone lengths, foot lock."""
+"""livedance.motion.pose: feature layout, encode -> decode round trips, bone lengths, foot lock."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from livedance.pose import PoseDecoder, encode_motion, facing_yaw, pose_feature_names
+from livedance.motion.pose import PoseDecoder, encode_motion, facing_yaw, pose_feature_names
 from training import skeleton as sk
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tang2018"

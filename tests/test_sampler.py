@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from livedance.errors import LivedanceError
-from livedance.sampler import GmmSampler, contacts
+from livedance.model.sampler import GmmSampler, contacts
 
 W = np.array([0.3, 0.7])
 MEAN = np.array([[-2.0, 0.0, 1.0], [1.0, 0.5, -1.0]], np.float32)

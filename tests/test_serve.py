@@ -15,8 +15,8 @@ import pytest
 import soundfile as sf
 from pythonosc.osc_message import OscMessage
 
-from livedance.step import DEFAULT_MODEL
-from livedance.synth import demo_song, demo_song_beats
+from livedance.audio.synth import demo_song, demo_song_beats
+from livedance.model.step import DEFAULT_MODEL
 from tests.jack import jack_server, play_into, ports, wait_for_ports
 from tests.model_fixtures import make_random_model
 
@@ -42,7 +42,7 @@ def _serve(*args: str, env: dict[str, str] | None = None) -> list[str]:
 
 
 def _joint_count(model: Path) -> int:
-    from livedance.metadata import read_metadata
+    from livedance.model.metadata import read_metadata
 
     return len(read_metadata(model).joint_names)
 

@@ -9,8 +9,8 @@ import onnx
 import pytest
 
 from livedance.errors import ModelError
-from livedance.metadata import METADATA_KEY, read_metadata
-from livedance.step import DanceStep
+from livedance.model.metadata import METADATA_KEY, read_metadata
+from livedance.model.step import DanceStep
 from tests.model_fixtures import make_random_model
 
 

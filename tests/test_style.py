@@ -9,16 +9,16 @@ import numpy as np
 import onnx
 import pytest
 
-from livedance.config import HOP, SAMPLE_RATE, STYLES
-from livedance.errors import ModelError
-from livedance.features import FEATURE_NAMES
-from livedance.style import (
+from livedance.analysis.features import FEATURE_NAMES
+from livedance.analysis.style import (
     DEFAULT_STYLE_MODEL,
     METADATA_KEY,
     AutoStyle,
     StyleClassifier,
     smooth_probs,
 )
+from livedance.config import HOP, SAMPLE_RATE, STYLES
+from livedance.errors import ModelError
 
 torch = pytest.importorskip("torch")
 
@@ -261,8 +261,8 @@ def test_shipped_model_classifies_a_held_out_song() -> None:
         pytest.skip(f"no trained style model at {DEFAULT_STYLE_MODEL}")
     if not DATA.is_dir():
         pytest.skip(f"dance data absent ({DATA})")
-    from livedance.audio import load_audio
-    from livedance.features import FeatureExtractor
+    from livedance.analysis.features import FeatureExtractor
+    from livedance.audio.file import load_audio
 
     clf = StyleClassifier()
     test_songs = clf.meta["trained_on"]["split"]["test"]

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from livedance.config import SAMPLE_RATE, STYLES
-from livedance.errors import LivedanceError
-from livedance.synth import (
+from livedance.audio.synth import (
     STYLE_DEFAULTS,
     Note,
     arrange,
@@ -18,6 +16,8 @@ from livedance.synth import (
     render,
     steady_beats,
 )
+from livedance.config import SAMPLE_RATE, STYLES
+from livedance.errors import LivedanceError
 
 
 @pytest.mark.parametrize("style", STYLES)

@@ -71,7 +71,7 @@ def test_tiny_run_learns_and_resume_continues(tmp_path: Path) -> None:
     ck = torch.load(tmp_path / "straight" / "last.pt", weights_only=False)
     assert set(ck) >= {"config", "state_dict", "metadata"}
     meta = ck["metadata"]
-    from livedance.metadata import TRAINING_KEYS
+    from livedance.model.metadata import TRAINING_KEYS
 
     assert set(TRAINING_KEYS) <= set(meta)
     assert len(meta["pose_names"]) == len(meta["pose_mean"]) == ck["config"]["pose_dim"]

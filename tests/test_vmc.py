@@ -14,10 +14,18 @@ from scipy.spatial.transform import Rotation
 from vmcp.events import BoneTransformEvent, RelativeTimeEvent, RootTransformEvent, StateEvent
 
 from livedance.errors import OscError
-from livedance.metadata import read_metadata
-from livedance.osc import MAX_DATAGRAM, OscSender, VmcLayout, make_layout
-from livedance.step import DEFAULT_MODEL
-from livedance.vmc import BONE_PARENTS, BONES, BoneSolver, to_unity_position, to_unity_quaternion
+from livedance.model.metadata import read_metadata
+from livedance.model.step import DEFAULT_MODEL
+from livedance.output.layouts import VmcLayout, make_layout
+from livedance.output.sender import OscSender
+from livedance.output.vmc import (
+    BONE_PARENTS,
+    BONES,
+    BoneSolver,
+    to_unity_position,
+    to_unity_quaternion,
+)
+from livedance.output.wire import MAX_DATAGRAM
 
 META = read_metadata(DEFAULT_MODEL)
 S45 = np.sqrt(0.5)
@@ -222,8 +230,8 @@ def test_sent_over_udp() -> None:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+    from livedance.audio.synth import demo_song
     from livedance.render import render
-    from livedance.synth import demo_song
 
     wav = Path(tmp_path_factory.mktemp("vmc")) / "song.wav"
     sf.write(wav, demo_song("chacha", seconds=8.0, sample_rate=META.sample_rate), META.sample_rate)

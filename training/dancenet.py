@@ -34,7 +34,7 @@ class DanceNetConfig:
     Parameters
     ----------
     pose_dim : int
-        P, pose features per frame (root + joints, see ``livedance.pose``).
+        P, pose features per frame (root + joints, see ``livedance.motion.pose``).
     cond_dim : int
         C, conditioning (music) features per frame.
     n_styles : int

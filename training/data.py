@@ -1,8 +1,9 @@
 """Music + dance pairs for training: loading, alignment, caching, split, normalisation, windows.
 
 A song of the Tang et al. 2018 data set becomes a :class:`Song`: world joints resampled to the
-model's frame rate, pose features and foot contacts from :mod:`livedance.pose`, and conditioning
-features from livedance's own :class:`~livedance.features.FeatureExtractor` run over the song's
+model's frame rate, pose features and foot contacts from :mod:`livedance.motion.pose`, and
+conditioning features from livedance's own :class:`~livedance.analysis.features.FeatureExtractor`
+run over the song's
 audio from the start of the dance window, so that feature frame k (audio ``[0, (k + 1) HOP)``)
 lines up with motion frame k.
 """
@@ -22,7 +23,7 @@ from scipy.interpolate import CubicSpline
 from torch.utils.data import Dataset
 
 from livedance import config
-from livedance.pose import encode_motion, pose_feature_names
+from livedance.motion.pose import encode_motion, pose_feature_names
 from training import skeleton as sk
 
 log = logging.getLogger(__name__)
@@ -128,8 +129,8 @@ def load_motion(song_dir: Path, fps: int = config.FPS) -> tuple[np.ndarray, floa
 
 
 def _extractor_info() -> tuple[Callable[[], Any], tuple[str, ...], str]:
-    """(FeatureExtractor factory, feature names, version string) of livedance.features."""
-    from livedance import features
+    """(FeatureExtractor factory, feature names, version string) of livedance.analysis.features."""
+    from livedance.analysis import features
 
     names = tuple(features.FEATURE_NAMES)
     version = str(getattr(features, "FEATURE_VERSION", getattr(features, "VERSION", "0")))
@@ -160,7 +161,7 @@ def feature_key(feature_names: Sequence[str], version: str, fps: int = config.FP
 
 def _load_audio(path: Path) -> np.ndarray:
     """Whole file as float32 mono at ``SAMPLE_RATE`` via livedance's own decoder."""
-    from livedance.audio import load_audio
+    from livedance.audio.file import load_audio
 
     return load_audio(path)
 

@@ -32,7 +32,7 @@ class LSTMConfig:
     Parameters
     ----------
     pose_dim : int
-        P, pose features per frame (see ``livedance.pose``).
+        P, pose features per frame (see ``livedance.motion.pose``).
     cond_dim : int
         C, conditioning (music) features per frame.
     n_styles : int

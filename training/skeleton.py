@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from livedance.pose import facing_yaw, topological_order
+from livedance.motion.pose import facing_yaw
+from livedance.motion.skeleton import topological_order
 
 __all__ = [
     "CITATION",

@@ -1,6 +1,7 @@
 """Musical style from livedance's conditioning features: a causal conv + LSTM classifier.
 
-The network reads the normalised feature frames of :mod:`livedance.features` (the very ones the
+The network reads the normalised feature frames of :mod:`livedance.analysis.features` (the very
+ones the
 dance model is conditioned on) and gives style logits for every frame, using only the past:
 
     features (C) -> 1x1 conv (H) -> L residual layers [dilated causal conv k=2 -> ReLU -> 1x1]
@@ -15,7 +16,7 @@ best validation frame accuracy.
 Tango has a single song in the data (DANCE_T_5): it is kept in the train split and cannot be
 evaluated on held-out real music; the synthesized demo tango is the only tango check.
 
-Demo music (``--demo N``, default 4 per style: 30 s of :func:`livedance.synth.demo_song` at
+Demo music (``--demo N``, default 4 per style: 30 s of :func:`livedance.audio.synth.demo_song` at
 +-8 % of the style's tempo, random melody and level) is added to the training songs. Measured
 (800 steps, seed 0, best validation checkpoint): on held-out real songs it neither helps nor hurts
 beyond the noise of 5 songs (test frame accuracy 0.78 with it vs 0.83 without, validation 0.65 vs
@@ -44,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from livedance import config as ld_config
-from livedance.style import SMOOTHING_S, smooth_probs
+from livedance.analysis.style import SMOOTHING_S, smooth_probs
 
 log = logging.getLogger(__name__)
 
@@ -194,8 +195,8 @@ def load_clips(root: Path, names: Sequence[str], cache: Path | None) -> list[Cli
 
 def demo_clips(per_style: int, seed: int, seconds: float = 30.0) -> list[Clip]:
     """Synthesized demo songs of every style at tempos +-8 % around the style's, varied melody."""
-    from livedance.features import FeatureExtractor
-    from livedance.synth import _STYLES, demo_song
+    from livedance.analysis.features import FeatureExtractor
+    from livedance.audio.synth import _STYLES, demo_song
 
     rng = np.random.default_rng(seed + 1000)
     clips = []
@@ -347,7 +348,7 @@ def train(
     Parameters
     ----------
     train_clips, val_clips : clips of the two splits (raw features).
-    feature_names : names of the feature columns (``livedance.features.FEATURE_NAMES``).
+    feature_names : names of the feature columns (``livedance.analysis.features.FEATURE_NAMES``).
     styles : style order of the logits.
     cfg : network shape; default from the sizes of the data.
     steps, batch_size, window_s, lr : optimisation (Adam, cosine decay); windows in seconds.
@@ -478,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
 
-    from livedance.features import FEATURE_NAMES
+    from livedance.analysis.features import FEATURE_NAMES
 
     split = json.loads(args.split.read_text())
     train_clips = load_clips(args.data, split["train"], args.cache)

@@ -10,7 +10,7 @@ Under ``torchrun`` (``WORLD_SIZE`` set) every process trains on its share of the
 
 Checkpoints (``torch.save``): ``kind`` (``dancenet`` | ``lstm``), ``config`` (DanceNetConfig or
 LSTMConfig dict), ``state_dict``, ``metadata`` (the training part of the model metadata,
-``livedance.metadata.TRAINING_KEYS``) and ``train_state``
+``livedance.model.metadata.TRAINING_KEYS``) and ``train_state``
 (optimizer, step, epoch, best validation loss, RNG states) for ``--resume``. ``last.pt`` every
 ``checkpoint_every`` steps and at the end, ``best.pt`` whenever validation improves.
 """
@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from livedance import config as ld_config
-from livedance.pose import pose_feature_names
+from livedance.motion.pose import pose_feature_names
 from training import data as td
 from training import skeleton as sk
 from training.dancenet import DanceNet, DanceNetConfig

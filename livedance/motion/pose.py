@@ -19,18 +19,21 @@ holding bone lengths and locking feet that are in contact.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numba
 import numpy as np
 
+from livedance.motion.skeleton import topological_order
+
 __all__ = [
+    "make_decoder",
     "ROOT_FEATURES",
     "PoseDecoder",
     "encode_motion",
     "facing_yaw",
     "pose_feature_names",
-    "topological_order",
 ]
 
 ROOT_FEATURES: tuple[str, ...] = ("root_height", "root_vel_x", "root_vel_z", "yaw_rate")
@@ -423,30 +426,40 @@ class PoseDecoder:
         return out
 
 
-def topological_order(parents: np.ndarray | Sequence[int]) -> np.ndarray:
-    """Joint indices with every parent before its children; ValueError unless a single tree.
+BONE_TOLERANCE = 0.02
+"""Bones are held within 2% of the skeleton: rigid enough for an avatar (the capture varies ~3%)."""
+
+STAGE_RADIUS = 2.5
+"""Soft bound (m) on each dancer's distance from the stage centre."""
+
+
+def make_decoder(
+    skeleton: Mapping[str, Any],
+    batch: int = 1,
+    foot_lock: bool = False,
+    stage_radius: float | None = STAGE_RADIUS,
+) -> PoseDecoder:
+    """The pose decoder of a model's skeleton as the engine uses it (also for offline renderers).
 
     Parameters
     ----------
-    parents : (J,) parent of each joint, -1 for the root.
-
-    Returns
-    -------
-    (J,) int64 traversal order, the root first.
+    skeleton : the model's metadata dict (or a checkpoint's): joint_names, joint_parents,
+        joint_offsets, contact_joints, fps.
+    batch : dancers B.
+    foot_lock : pin feet in contact (off by default: on ballroom data, whose feet glide and pivot
+        while touching the floor, pinning them makes the root jitter).
+    stage_radius : soft bound (m) on each dancer's distance from the origin; None for none.
     """
-    parents = np.asarray(parents, dtype=np.int64)
-    roots = np.flatnonzero(parents < 0)
-    if len(roots) != 1:
-        raise ValueError(f"a skeleton needs exactly one root, found {len(roots)}")
-    children: dict[int, list[int]] = {}
-    for j, p in enumerate(parents.tolist()):
-        children.setdefault(p, []).append(j)
-    order: list[int] = []
-    stack = [int(roots[0])]
-    while stack:
-        j = stack.pop()
-        order.append(j)
-        stack.extend(reversed(children.get(j, [])))
-    if len(order) != len(parents):
-        raise ValueError("skeleton parents do not form a tree (cycle or unreachable joint)")
-    return np.asarray(order, dtype=np.int64)
+    m = skeleton
+    names = list(m["joint_names"])
+    return PoseDecoder(
+        names,
+        m["joint_parents"],
+        m["joint_offsets"],
+        [names.index(name) for name in m["contact_joints"]],
+        float(m["fps"]),
+        batch=batch,
+        bone_tolerance=BONE_TOLERANCE,
+        foot_lock=foot_lock,
+        stage_radius=stage_radius,
+    )

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from livedance.analysis.features import FEATURE_NAMES
 from livedance.config import HOP, SAMPLE_RATE
 from livedance.errors import ModelError
-from livedance.features import FEATURE_NAMES
 
 __all__ = [
     "DEFAULT_STYLE_MODEL",
@@ -39,7 +39,7 @@ __all__ = [
     "smooth_probs",
 ]
 
-DEFAULT_STYLE_MODEL = Path(__file__).resolve().parent / "models" / "style.onnx"
+DEFAULT_STYLE_MODEL = Path(__file__).resolve().parents[1] / "models" / "style.onnx"
 """The style model shipped with the package."""
 
 METADATA_KEY = "livedance_style"
@@ -168,7 +168,7 @@ class StyleClassifier:
         hop: int = HOP,
         feature_names: Sequence[str] = FEATURE_NAMES,
     ) -> None:
-        from livedance.step import open_session  # ORT import only where a model is opened
+        from livedance.model.session import open_session  # ORT import only where a model is opened
 
         self.path = Path(path)
         self.session = open_session(self.path, threads=1)
@@ -216,13 +216,15 @@ class StyleClassifier:
         self._ring = r
         self._slots = [self.conv_state[:, i] for i in range(r)]  # views, made once
         self._check_graph()
-        self._binding = self.session.io_binding()
+        from livedance.model.session import bind_arrays
+
         ins: tuple[np.ndarray, ...] = (self.features, self.conv_state, self.h, self.c, self._step)
         outs: tuple[np.ndarray, ...] = (self._logits, self.state_column, self.h_out, self.c_out)
-        for name, a in zip(_INPUTS, ins, strict=True):
-            self._binding.bind_input(name, "cpu", 0, a.dtype, list(a.shape), a.ctypes.data)
-        for name, a in zip(_OUTPUTS, outs, strict=True):
-            self._binding.bind_output(name, "cpu", 0, a.dtype, list(a.shape), a.ctypes.data)
+        self._binding = bind_arrays(
+            self.session,
+            dict(zip(_INPUTS, ins, strict=True)),
+            dict(zip(_OUTPUTS, outs, strict=True)),
+        )
         self.reset()
 
     def _check_graph(self) -> None:

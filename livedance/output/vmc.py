@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from livedance.errors import OscError
-from livedance.pose import topological_order
+from livedance.motion.skeleton import rest_positions, topological_order
 
 __all__ = [
     "BONES",
@@ -382,9 +382,9 @@ class BoneSolver:
         """(points, J) each bone point as a weighted sum of joints."""
 
         # Rest skeleton: the model's rest pose, each part turned onto Unity's T-pose.
-        pos = np.zeros((n, 3))
-        for j in order[1:]:
-            pos[j] = pos[par[j]] + off[j]
+        at_origin = off.copy()
+        at_origin[order[0]] = 0.0  # the root at the origin
+        pos = rest_positions(par, at_origin)
 
         def pt(i: int) -> np.ndarray:
             return np.asarray(self.weights[i] @ pos)

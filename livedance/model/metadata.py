@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from livedance.config import StreamFormat
 from livedance.errors import ModelError
+from livedance.motion.pose import ROOT_FEATURES, pose_feature_names
+from livedance.motion.skeleton import topological_order
 
 FORMAT_VERSION = 1
 """Version of this schema; a model with a newer one is refused."""
@@ -24,10 +27,12 @@ FORMAT_VERSION = 1
 METADATA_KEY = "livedance"
 """Key of the JSON document in the ONNX model's ``metadata_props``."""
 
-ROOT_FEATURES = ("root_height", "root_vel_x", "root_vel_z", "yaw_rate")
-"""The first pose features, before the root-relative joint positions (docs/architecture.md)."""
-
 AXES = ("x", "y", "z")
+
+WEIGHT_FORMATS = ("fp32", "int8")
+"""Weight storage a step model may declare in its metadata (``weights``; absent means fp32).
+int8 models hold their big matrices as ONNX Runtime's ``com.microsoft.MatMulNBits`` (8 bits per
+block, float32 activations and state), which the CPU execution provider runs."""
 
 TRAINING_KEYS = (
     "sample_rate",
@@ -113,6 +118,11 @@ class ModelMetadata:
     def pose_dim(self) -> int:
         """P, pose features per frame."""
         return len(self.pose_names)
+
+    @property
+    def stream(self) -> StreamFormat:
+        """The model's clock: audio rate, hop and fps (validated consistent)."""
+        return StreamFormat(self.sample_rate, self.hop, self.fps)
 
     @property
     def n_styles(self) -> int:
@@ -213,8 +223,6 @@ class ModelMetadata:
                     f"model metadata: joint_parents[{i}] = {p!r}; expected -1 (the root) or "
                     f"the index of another joint (0..{j - 1})"
                 )
-        from livedance.pose import topological_order
-
         try:
             topological_order(self.joint_parents)
         except ValueError as e:
@@ -289,19 +297,10 @@ def _stats(what: str, names: list[str], mean: Any, std: Any) -> None:
         raise ModelError(f"model metadata: {what}_std must be > 0; not for {bad[:5]}")
 
 
-def expected_pose_names(joint_names: list[str]) -> list[str] | None:
-    """Pose feature names of ``livedance.pose`` for a skeleton, or None where it has no opinion.
-
-    ``livedance.pose.pose_feature_names(joint_names)`` is the source of truth when it exists.
-    """
-    try:
-        from livedance import pose
-    except ImportError:
-        return None
-    fn = getattr(pose, "pose_feature_names", None)
-    if fn is None:
-        return None
-    return list(fn(joint_names))
+def expected_pose_names(joint_names: list[str]) -> list[str]:
+    """Pose feature names of a skeleton as :func:`livedance.motion.pose.pose_feature_names` lays
+    them out (the source of truth)."""
+    return list(pose_feature_names(joint_names))
 
 
 def check_runtime(meta: ModelMetadata) -> None:
@@ -317,9 +316,10 @@ def check_runtime(meta: ModelMetadata) -> None:
 
 
 def check_features(meta: ModelMetadata) -> None:
-    """Feature names and order must be ``livedance.features.FEATURE_NAMES``; else ModelError."""
+    """Feature names and order must be ``livedance.analysis.features.FEATURE_NAMES``; else
+    ModelError."""
     try:
-        from livedance.features import FEATURE_NAMES
+        from livedance.analysis.features import FEATURE_NAMES
     except ImportError:
         return
     feature_names = list(FEATURE_NAMES)
@@ -332,7 +332,8 @@ def check_features(meta: ModelMetadata) -> None:
 
 
 def check_pose_layout(meta: ModelMetadata) -> None:
-    """Pose features must be the root features then <joint>_x/y/z (livedance.pose's layout)."""
+    """Pose features must be the root features then <joint>_x/y/z (livedance.motion.pose's
+    layout)."""
     pose = meta.pose_names
     if tuple(pose[: len(ROOT_FEATURES)]) != ROOT_FEATURES:
         raise ModelError(
@@ -351,9 +352,9 @@ def check_pose_layout(meta: ModelMetadata) -> None:
             "for joints of joint_names"
         )
     expected = expected_pose_names(meta.joint_names)
-    if expected is not None and pose != expected:
+    if pose != expected:
         diff = _first_difference(pose, expected)
-        raise ModelError(f"model pose layout does not match livedance.pose ({diff})")
+        raise ModelError(f"model pose layout does not match livedance.motion.pose ({diff})")
 
 
 def _first_difference(got: list[str], want: list[str]) -> str:
@@ -371,7 +372,7 @@ def read_metadata(path: str | os.PathLike[str]) -> ModelMetadata:
     ModelError
         The file is missing or not an ONNX model, or its metadata is absent or invalid.
     """
-    from livedance.step import open_session
+    from livedance.model.session import open_session  # ORT import only where a model is opened
 
     session = open_session(path, threads=1)
     return metadata_of_session(session, path)

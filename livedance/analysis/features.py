@@ -31,10 +31,10 @@ import math
 
 import numpy as np
 
-from livedance.beat import BeatTracker
+from livedance.analysis.beat import BeatTracker
+from livedance.analysis.melody import MelodyTracker
 from livedance.config import HOP, SAMPLE_RATE, WINDOW
 from livedance.errors import AudioError
-from livedance.melody import MelodyTracker
 
 __all__ = ["BAND_EDGES_HZ", "FEATURE_NAMES", "FeatureExtractor"]
 

@@ -7,90 +7,27 @@ besides writing this frame's ``state_column`` into the ring slot ``step mod R``.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from livedance.errors import ModelError
-from livedance.metadata import ModelMetadata, check_runtime, metadata_of_session
+from livedance.model.metadata import (
+    WEIGHT_FORMATS,
+    ModelMetadata,
+    check_runtime,
+    metadata_of_session,
+)
+from livedance.model.session import bind_arrays, open_session
 
-log = logging.getLogger(__name__)
-
-DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.onnx"
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.onnx"
 """The model shipped with the package."""
 
 INPUTS = ("prev_pose", "cond", "style", "state", "step")
 OUTPUTS = ("gmm_logits", "gmm_mean", "gmm_log_std", "contact_logits", "state_column")
-
-WEIGHT_FORMATS = ("fp32", "int8")
-"""Weight storage a step model may declare in its metadata (``weights``; absent means fp32).
-int8 models hold their big matrices as ONNX Runtime's ``com.microsoft.MatMulNBits`` (8 bits per
-block, float32 activations and state), which the CPU execution provider runs."""
-
-_PROVIDER_ALIASES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
-
-
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    return text[:240] + ("..." if len(text) > 240 else "")
-
-
-def open_session(
-    path: str | os.PathLike[str],
-    threads: int = 1,
-    providers: Sequence[str] | None = None,
-) -> ort.InferenceSession:
-    """Open an ONNX model for one-frame stepping.
-
-    Parameters
-    ----------
-    path : model file.
-    threads : ORT intra-op threads; 1 gives the tightest p99 (a thread pool adds wake-up spikes).
-    providers : execution providers by ORT name or alias ("cpu", "cuda"); unavailable ones are
-        skipped with a warning, and CPU is always the last resort. Default: CPU only.
-
-    Raises
-    ------
-    ModelError
-        The file is missing, empty, or not a loadable ONNX model.
-    """
-    p = Path(path)
-    if not p.exists():
-        raise ModelError(f"model file not found: {p}")
-    if not p.is_file():
-        raise ModelError(f"model path is not a file: {p}")
-    if p.stat().st_size == 0:
-        raise ModelError(f"model file is empty: {p}")
-    if threads < 1:
-        raise ModelError(f"threads must be >= 1, got {threads}")
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # every intermediate keeps its own buffer (kilobytes for a one-frame graph): measured, the
-    # step runs 1.5-3 % faster back to back (B=1 and 8) than with buffers shared between nodes
-    opts.enable_mem_reuse = False
-    opts.log_severity_level = 3
-    available = set(ort.get_available_providers())
-    chosen: list[str] = []
-    for name in providers or ("CPUExecutionProvider",):
-        full = _PROVIDER_ALIASES.get(name.lower(), name)
-        if full in available:
-            chosen.append(full)
-        else:
-            log.warning("execution provider %s is not available here; skipping it", full)
-    if "CPUExecutionProvider" not in chosen:
-        chosen.append("CPUExecutionProvider")
-    try:
-        return ort.InferenceSession(str(p), sess_options=opts, providers=chosen)
-    except Exception as e:  # ORT raises its own pybind classes for every kind of bad file
-        raise ModelError(f"{p}: cannot load as an ONNX model ({_one_line(e)})") from None
 
 
 class DanceStep:
@@ -188,15 +125,11 @@ class DanceStep:
         self._slots = [self.state[:, i] for i in range(r)]  # views, made once
         self._finite = np.ones(shapes_in["cond"], dtype=bool)
 
-        self._binding = self.session.io_binding()
-        for name in INPUTS:
-            self._bind(self._binding.bind_input, name, getattr(self, _attr(name)))
-        for name in OUTPUTS:
-            self._bind(self._binding.bind_output, name, getattr(self, name))
-
-    @staticmethod
-    def _bind(fn: Any, name: str, a: np.ndarray) -> None:
-        fn(name, "cpu", 0, a.dtype, list(a.shape), a.ctypes.data)
+        self._binding = bind_arrays(
+            self.session,
+            {name: getattr(self, _attr(name)) for name in INPUTS},
+            {name: getattr(self, name) for name in OUTPUTS},
+        )
 
     def _check_graph(self, nodes: Any, shapes: dict[str, tuple[int, ...]], kind: str) -> None:
         by_name = {n.name: n for n in nodes}

@@ -1,0 +1,5 @@
+"""Audio in: sources (mic, file, demo) that fill a ring and hand out hops on the model's clock.
+
+``ring`` (the ring buffer, resampling, hop timing), ``source`` (the source base), ``mic``,
+``file``, ``demo``; ``resample`` and ``synth`` (the demo music) are their helpers.
+"""

@@ -1,0 +1,89 @@
+"""One clock through the live path: a model made for another audio rate or hop is served on its
+own clock (the sources resample to it), and an engine whose source runs another clock refuses in
+one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import soundfile as sf
+
+from livedance.audio.demo import DemoSource
+from livedance.audio.file import FileSource, load_audio
+from livedance.audio.synth import demo_song
+from livedance.config import DEFAULT_STREAM, SAMPLE_RATE, StreamFormat
+from livedance.control import Controls
+from livedance.engine import Engine
+from livedance.errors import ModelError
+from livedance.model.metadata import METADATA_KEY, ModelMetadata
+from livedance.model.step import DanceStep
+from livedance.render import render
+from tests.model_fixtures import make_random_model
+
+OTHER = StreamFormat(sample_rate=32_000, hop=640, fps=50)
+"""A clock unlike the default one (24 kHz, hop 400, 60 fps) in rate, hop and fps."""
+
+
+def _with_stream(src: Path, dst: Path, stream: StreamFormat) -> Path:
+    """A copy of a step model whose metadata declares another stream format."""
+    m = onnx.load(str(src))
+    prop = next(p for p in m.metadata_props if p.key == METADATA_KEY)
+    meta = ModelMetadata.from_json(prop.value).to_dict()
+    meta.update(sample_rate=stream.sample_rate, hop=stream.hop, fps=stream.fps)
+    prop.value = ModelMetadata.from_dict(meta).to_json()
+    onnx.save(m, str(dst))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def other_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("stream")
+    return _with_stream(make_random_model(folder / "tiny.onnx"), folder / "other_rate.onnx", OTHER)
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("stream_song") / "song.wav"
+    sf.write(path, demo_song("rumba", None, 3.0), SAMPLE_RATE, subtype="FLOAT")
+    return path
+
+
+def test_stream_format_is_consistent() -> None:
+    assert DEFAULT_STREAM.sample_rate == DEFAULT_STREAM.hop * DEFAULT_STREAM.fps
+    with pytest.raises(ValueError, match="hop \\* fps must equal sample_rate"):
+        StreamFormat(24_000, 400, 50)
+
+
+def test_a_model_of_another_rate_is_served_on_its_own_clock(other_model: Path, song: Path) -> None:
+    step = DanceStep(other_model)
+    assert step.meta.stream == OTHER
+    result = render(song, other_model, "rumba")
+    audio = load_audio(song, OTHER.sample_rate)
+    seconds = sf.info(song).frames / SAMPLE_RATE
+    assert len(audio) == round(seconds * OTHER.sample_rate)
+    # one frame per hop of the model's own clock: 50 fps, not the default 60
+    assert len(result["joints"]) == -(-len(audio) // OTHER.hop) == round(seconds * OTHER.fps)
+    assert float(result["fps"]) == OTHER.fps
+    assert np.isfinite(result["joints"]).all()
+    # the hops the engine got are the file at 32 kHz, exactly as a whole-file decode gives it
+    source = FileSource(song, realtime=False, stream=OTHER)
+    hops = []
+    hop = np.zeros(OTHER.hop, np.float32)
+    with source:
+        while source.read_hop(hop) is not None:
+            hops.append(hop.copy())
+    np.testing.assert_array_equal(np.concatenate(hops)[: len(audio)], audio)
+
+
+def test_an_engine_refuses_a_source_on_another_clock(other_model: Path, song: Path) -> None:
+    step = DanceStep(other_model)
+    controls = Controls(step.meta.style_names)
+    for source in (FileSource(song, realtime=False), DemoSource("rumba", seconds=2.0)):
+        with pytest.raises(ModelError) as e:
+            Engine(source, step, controls)
+        message = str(e.value)
+        assert "\n" not in message
+        assert "32000 Hz, hop 640" in message and "24000 Hz, hop 400" in message
