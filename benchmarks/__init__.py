@@ -1,0 +1,1 @@
+"""Benchmarks: latency, beat tracking, dance quality; each prints its numbers."""

@@ -27,10 +27,14 @@ from tqdm import tqdm
 from livedance.analysis.beat import track
 from livedance.audio.file import load_audio
 from livedance.config import SAMPLE_RATE
+from training.data.tang2018 import (
+    DEFAULT_DATA,
+    MOTION_FPS,
+    read_skeletons,
+    read_window,
+    song_style,
+)
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tang2018"
-MOTION_FPS = 25.0
-STYLE_NAMES = {"W": "waltz", "R": "rumba", "C": "cha-cha", "T": "tango"}
 _RATIOS = (0.5, 2.0 / 3.0, 1.0, 1.5, 2.0, 3.0)
 SETTLE_S = 10.0  # the stability figures skip the song's first seconds (the tracker locking on)
 STABLE_TOL = 0.1  # a frame is stable within this fraction of the song's median tempo
@@ -96,15 +100,13 @@ def step_rate(skeletons: np.ndarray, center: np.ndarray) -> tuple[float, float]:
 
 def analyse(folder: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """One song: tempo curve, step rate and their ratio; returns (row, frame_times, tempo)."""
-    cfg = json.loads((folder / "config.json").read_text())
-    motion = json.loads((folder / "skeletons.json").read_text())
-    skel = np.asarray(motion["skeletons"], np.float64)
-    center = np.asarray(motion["center"], np.float64)
+    start, end = read_window(folder)
+    skel, center = read_skeletons(folder)
     audio = load_audio(folder / "audio.mp3")
     r = track(audio, SAMPLE_RATE)
-    t0 = cfg["start_position"] / MOTION_FPS
+    t0 = start / MOTION_FPS
     # the motion may be a few frames shorter than its window: use what is there
-    t1 = min(cfg["end_position"] / MOTION_FPS, t0 + skel.shape[0] / MOTION_FPS)
+    t1 = min(end / MOTION_FPS, t0 + skel.shape[0] / MOTION_FPS)
     inside = (r.frame_times >= t0) & (r.frame_times <= t1)
     tempo = r.tempo_bpm[inside]
     spm, peak = step_rate(skel, center)
@@ -115,7 +117,7 @@ def analyse(folder: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     stable, flips = tempo_stability(r.frame_times, r.tempo_bpm)
     row = {
         "song": folder.name,
-        "style": STYLE_NAMES.get(folder.name.split("_")[1], "?"),
+        "style": song_style(folder.name),
         "audio_s": audio.shape[0] / SAMPLE_RATE,
         "window_s": [t0, t1],
         "tempo_median_bpm": median,

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from livedance.audio.synth import PARTS, arrange, beats_from_tempo, render
+from livedance.audio.arrange import arrange
+from livedance.audio.synth import PARTS, beats_from_tempo, render
 from livedance.config import SAMPLE_RATE
 
 __all__ = ["CATEGORIES", "Clip", "beat_eval_set"]

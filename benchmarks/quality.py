@@ -7,8 +7,9 @@ Protocol (metrics in :mod:`benchmarks.motion_metrics`):
 
 - Data: the Tang et al. 2018 songs (``../shared/data/tang2018``, ``--data``) with the split of
   ``training/split.json``; ground truth is the captured dance at 60 fps, levelled as training
-  levels it (``training.data.load_motion``). ``--songs val`` scores the validation songs instead
-  of the test songs: for choosing checkpoints and settings, so that the test songs stay unseen.
+  levels it (``training.data.tang2018.load_motion``). ``--songs val`` scores the validation songs
+  instead of the test songs: for choosing checkpoints and settings, so that the test songs stay
+  unseen.
 - Each system dances to the audio of each test song's dance window (written to a temporary WAV and
   run through :func:`livedance.render.render`, the live path unpaced), in the song's style, seed 0.
   A ``.pt`` model (the plain-LSTM ablation, which has no ONNX step graph) runs the same path with
@@ -55,11 +56,11 @@ from tqdm import tqdm
 from benchmarks import motion_metrics as mm
 from livedance.config import FPS, SAMPLE_RATE
 from livedance.errors import LivedanceError, ModelError
+from training.data.tang2018 import DEFAULT_DATA
 
 log = logging.getLogger(__name__)
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT_DIR.parent / "shared" / "data" / "tang2018"
 DEFAULT_SPLIT = ROOT_DIR / "training" / "split.json"
 SYSTEMS = ("dancenet_gmm", "dancenet_mse", "lstm")
 """System names of the table, in order: the shipped DanceNet (GMM) and the two ablations."""
@@ -78,7 +79,6 @@ __all__ = [
     "plot_beats",
     "read_style_accuracy",
     "render_dances",
-    "song_audio",
 ]
 
 
@@ -152,31 +152,6 @@ def load_split(path: Path = DEFAULT_SPLIT) -> dict[str, list[str]]:
     return {k: list(doc[k]) for k in ("train", "val", "test")}
 
 
-def song_audio(song_dir: Path, frames: int, start_s: float, fps: float = FPS) -> np.ndarray:
-    """The audio a song's dance is danced to, from its first motion frame.
-
-    Parameters
-    ----------
-    song_dir : a ``DANCE_<S>_<n>`` folder.
-    frames : motion frames the audio must cover.
-    start_s : time of motion frame 0 in the audio file (s), from ``training.data.load_motion``.
-    fps : motion frame rate (Hz).
-
-    Returns
-    -------
-    (frames * SAMPLE_RATE / fps,) float32 mono at ``SAMPLE_RATE``, zero-padded if the file ends.
-    """
-    from livedance.audio.file import load_audio
-
-    audio = load_audio(Path(song_dir) / "audio.mp3")
-    first = int(round(start_s * SAMPLE_RATE))
-    need = int(round(frames * SAMPLE_RATE / fps))
-    out = np.zeros(need, np.float32)
-    got = audio[first : first + need]
-    out[: len(got)] = got
-    return out
-
-
 def load_ground_truth(
     data_dir: Path, names: Sequence[str], with_beats: bool = False
 ) -> list[Dance]:
@@ -194,14 +169,14 @@ def load_ground_truth(
     """
     from livedance.analysis.beat import track
     from training import skeleton as sk
-    from training.data import load_motion
+    from training.data.tang2018 import dance_audio, load_motion
 
     out = []
     for name in names:
         joints, start_s = load_motion(Path(data_dir) / name, FPS)
         beats, audio = np.zeros(0), None
         if with_beats:
-            audio = song_audio(Path(data_dir) / name, len(joints), start_s)
+            audio, _ = dance_audio(Path(data_dir) / name, len(joints), start_s, FPS)
             beats = track(audio).beat_times
         out.append(
             Dance(name, joints, float(FPS), tuple(sk.JOINT_NAMES), tuple(sk.PARENTS), beats, audio)
@@ -636,7 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from training import skeleton as sk
-    from training.data import song_style
+    from training.data.tang2018 import song_style
 
     if not Path(args.data).is_dir():
         raise FileNotFoundError(f"dance data not found at {args.data} (--data)")

@@ -31,28 +31,16 @@ from livedance.config import StreamFormat
 from livedance.control import Controls
 from livedance.engine import Engine
 from livedance.errors import LivedanceError, ModelError
+from livedance.model.metadata import TRAINING_KEYS
 from livedance.motion.pose import PoseDecoder
 from livedance.motion.pose import make_decoder as engine_decoder
-from livedance.render import save_render
+from livedance.render import run_to_arrays, save_render
 from training.lstm import DanceLSTM, LSTMConfig, LSTMState
 
 __all__ = ["LstmStage", "load_lstm", "main", "make_decoder", "render_torch"]
 
-_META_KEYS = (
-    "sample_rate",
-    "hop",
-    "fps",
-    "feature_names",
-    "feature_mean",
-    "feature_std",
-    "pose_mean",
-    "pose_std",
-    "joint_names",
-    "joint_parents",
-    "joint_offsets",
-    "contact_joints",
-    "style_names",
-)
+_META_KEYS = tuple(k for k in TRAINING_KEYS if k != "trained_on")
+"""The metadata a checkpoint must hold to be rendered (what training writes but a description)."""
 
 
 def load_lstm(checkpoint: str | os.PathLike[str]) -> tuple[DanceLSTM, dict[str, Any]]:
@@ -244,36 +232,11 @@ def render_torch(
         stage = LstmStage(model, meta)
         source = FileSource(audio_path, realtime=False, stream=stage.stream)
         engine = Engine(source, stage, Controls(names, style=name, seed=seed), foot_lock=foot_lock)
-        frames: list[np.ndarray] = []
-        beats: list[float] = []
-
-        def keep(joints: np.ndarray) -> None:
-            frames.append(joints[0].copy())
-            if engine.features.last_beat:
-                beats.append(float(engine.features.beat.beat_s))
-
-        complete = True
-        try:
-            engine.run(duration, on_frame=keep)
-        except KeyboardInterrupt:
-            complete = False
+        result = run_to_arrays(engine, duration, name, audio_path)
     finally:
         torch.set_num_threads(threads_before)
-    n_joints = len(meta["joint_names"])
-    joints = np.stack(frames) if frames else np.zeros((0, n_joints, 3), np.float32)
-    error = source.error
-    return {
-        "joints": joints.astype(np.float32),
-        "fps": np.float32(meta["fps"]),
-        "joint_names": np.array(meta["joint_names"]),
-        "parents": np.array(meta["joint_parents"], np.int64),
-        "beat_times": np.array(beats, np.float64),
-        "style": np.array(name),
-        "audio": np.array(str(audio_path)),
-        "complete": np.bool_(complete and error is None),
-        "error": np.array("" if error is None else str(error)),
-        "step_ms": np.asarray(stage.step_ns[: len(frames)], np.float64) / 1e6,
-    }
+    result["step_ms"] = np.asarray(stage.step_ns[: len(result["joints"])], np.float64) / 1e6
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,13 +14,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from livedance.config import DEFAULT_OSC_TARGET, DEFAULT_TEMPERATURE, StreamFormat
 from livedance.errors import LivedanceError
 
 if TYPE_CHECKING:
     from livedance.audio.source import AudioSource
+    from livedance.control import ControlServer
+    from livedance.engine import Engine
 
 DEMO_INPUT = "demo"
 MIC_INPUT = "mic"
@@ -159,6 +161,51 @@ def _auto_style(style: str | None, style_names: Sequence[str]) -> Callable[..., 
     return AutoStyle(StyleClassifier(), list(style_names))
 
 
+def _watch(engine: Engine, worker: threading.Thread, quiet: bool, out: TextIO) -> None:
+    """Print the status line while the worker runs; Ctrl-C stops the engine cleanly."""
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum: int, frame: object) -> None:
+        engine.stop()
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        last_frames, last_t = 0, time.monotonic()
+        while worker.is_alive():
+            worker.join(0.5)
+            if quiet:
+                continue
+            now = time.monotonic()
+            fps = (engine.stats.frames - last_frames) / max(now - last_t, 1e-9)
+            last_frames, last_t = engine.stats.frames, now
+            line = f"{fps:5.1f} fps | {engine.status_line()}"
+            if out.isatty():
+                print("\r" + line, end="", file=out, flush=True)
+            elif engine.stats.frames % 300 < 30:
+                print(line, file=out, flush=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        engine.stop()
+        worker.join(2.0)
+    if out.isatty() and not quiet:
+        print(file=out)
+
+
+def _summary(engine: Engine, osc_errors: int, control: ControlServer | None) -> str:
+    """The last line of ``serve``: frames, drops, latency, OSC and control counts."""
+    lat = engine.latency.summary()["end_to_end"]
+    return (
+        f"livedance: {engine.stats.frames} frames, {engine.stats.dropped_frames} dropped, "
+        f"{engine.stats.late_frames} late, end-to-end p50 {lat['p50']:.3f} ms "
+        f"p99 {lat['p99']:.3f} ms, OSC errors {osc_errors}"
+        + (
+            f", control accepted {control.accepted} ignored {control.ignored}"
+            if control is not None
+            else ""
+        )
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from livedance.control import Controls, ControlServer
     from livedance.engine import Engine
@@ -168,10 +215,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     targets = [parse_target(t) for t in (args.osc or [])] or [DEFAULT_OSC_TARGET]
     model = DanceStep(args.model or DEFAULT_MODEL, batch=args.dancers, threads=args.threads)
-    auto = _auto_style(args.style, model.meta.style_names)
-    style = model.meta.style_names[0] if auto or not args.style else args.style
+    meta = model.meta
+    auto = _auto_style(args.style, meta.style_names)
+    style = meta.style_names[0] if auto or not args.style else args.style
     controls = Controls(
-        model.meta.style_names,
+        meta.style_names,
         style=style,
         temperature=args.temperature,
         energy=args.energy,
@@ -180,18 +228,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sink = osc_sink(
         args.layout,
         targets,
-        joint_names=model.meta.joint_names,
-        parents=model.meta.joint_parents,
-        offsets=model.meta.joint_offsets,
+        joint_names=meta.joint_names,
+        parents=meta.joint_parents,
+        offsets=meta.joint_offsets,
         dancers=args.dancers,
     )
-    source = _open_source(args, style, model.meta.stream)
-    control = (
-        ControlServer(args.control_port, controls, host=args.control_host)
-        if args.control_port is not None
-        else None
-    )
     try:
+        source = _open_source(args, style, meta.stream)
+        control = (
+            ControlServer(args.control_port, controls, host=args.control_host)
+            if args.control_port is not None
+            else None
+        )
         engine = Engine(
             source,
             model,
@@ -207,52 +255,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         out = sys.stderr
         print(
             f"livedance: {source.name} -> {', '.join(f'{h}:{p}' for h, p in targets)} "
-            f"({args.layout}, {model.meta.fps} fps, style {'auto' if auto else style}); "
-            "Ctrl-C stops",
+            f"({args.layout}, {meta.fps} fps, style {'auto' if auto else style}); Ctrl-C stops",
             file=out,
         )
-        previous = signal.getsignal(signal.SIGINT)
-        stopping = threading.Event()
-
-        def on_sigint(signum: int, frame: object) -> None:
-            stopping.set()
-            engine.stop()
-
-        signal.signal(signal.SIGINT, on_sigint)
         try:
-            last_frames, last_t = 0, time.monotonic()
-            while worker.is_alive():
-                worker.join(0.5)
-                if args.quiet:
-                    continue
-                now = time.monotonic()
-                fps = (engine.stats.frames - last_frames) / max(now - last_t, 1e-9)
-                last_frames, last_t = engine.stats.frames, now
-                line = f"{fps:5.1f} fps | {engine.status_line()}"
-                if out.isatty():
-                    print("\r" + line, end="", file=out, flush=True)
-                elif engine.stats.frames % 300 < 30:
-                    print(line, file=out, flush=True)
+            _watch(engine, worker, args.quiet, out)
         finally:
-            signal.signal(signal.SIGINT, previous)
-            engine.stop()
-            worker.join(2.0)
             if control is not None:
                 control.stop()
-        if out.isatty() and not args.quiet:
-            print(file=out)
-        lat = engine.latency.summary()["end_to_end"]
-        print(
-            f"livedance: {engine.stats.frames} frames, {engine.stats.dropped_frames} dropped, "
-            f"{engine.stats.late_frames} late, end-to-end p50 {lat['p50']:.3f} ms "
-            f"p99 {lat['p99']:.3f} ms, OSC errors {sum(sink.errors)}"
-            + (
-                f", control accepted {control.accepted} ignored {control.ignored}"
-                if control is not None
-                else ""
-            ),
-            file=out,
-        )
+        print(_summary(engine, sum(sink.errors), control), file=out)
         error = engine.error or source.error
         if error is not None:
             print(f"livedance: error: {error}", file=out)

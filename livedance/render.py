@@ -61,6 +61,27 @@ def render(
     )
     source = FileSource(audio_path, realtime=False, stream=meta.stream)
     engine = Engine(source, model, controls, style_source=style_source)
+    return run_to_arrays(
+        engine,
+        duration,
+        style="auto" if style_source is not None else name,
+        audio_path=audio_path,
+        progress=progress,
+    )
+
+
+def run_to_arrays(
+    engine: Engine,
+    duration: float | None,
+    style: str,
+    audio_path: str | os.PathLike[str],
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Run an engine over its (offline) source and keep dancer 0's frames and the live beats.
+
+    Returns the arrays of :func:`render`; Ctrl-C or a source error keeps the frames so far and
+    marks the result incomplete.
+    """
     frames: list[np.ndarray] = []
     beats: list[float] = []
 
@@ -76,15 +97,17 @@ def render(
         engine.run(duration, on_frame=keep)
     except KeyboardInterrupt:
         complete = False
-    error = source.error
-    joints = np.stack(frames) if frames else np.zeros((0, len(meta.joint_names), 3), np.float32)
+    error = engine.source.error
+    skeleton = engine.model.skeleton
+    names = list(skeleton["joint_names"])
+    joints = np.stack(frames) if frames else np.zeros((0, len(names), 3), np.float32)
     return {
         "joints": joints.astype(np.float32),
-        "fps": np.float32(meta.fps),
-        "joint_names": np.array(meta.joint_names),
-        "parents": np.array(meta.joint_parents, np.int64),
+        "fps": np.float32(engine.stream.fps),
+        "joint_names": np.array(names),
+        "parents": np.array(skeleton["joint_parents"], np.int64),
         "beat_times": np.array(beats, np.float64),
-        "style": np.array("auto" if style_source is not None else name),
+        "style": np.array(style),
         "audio": np.array(str(audio_path)),
         "complete": np.bool_(complete and error is None),
         "error": np.array("" if error is None else str(error)),

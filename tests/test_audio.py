@@ -301,7 +301,7 @@ def test_demo_loops_seamlessly() -> None:
 
 
 def test_demo_plays_the_synthesized_song() -> None:
-    from livedance.audio.synth import demo_song
+    from livedance.audio.arrange import demo_song
 
     song = demo_song("chacha", None, 4.0, SAMPLE_RATE)
     got, _ = _read_all(DemoSource("chacha", seconds=4.0, realtime=False, loop=False))

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from livedance.analysis.beat import BeatTracker, track
-from livedance.audio.synth import arrange, beats_from_tempo, render, steady_beats
+from livedance.audio.arrange import arrange
+from livedance.audio.synth import beats_from_tempo, render, steady_beats
 from livedance.config import HOP, SAMPLE_RATE
 from livedance.errors import AudioError
 

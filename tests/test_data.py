@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from livedance import config
-from training import data as td
 from training import skeleton as sk
+from training.data import songs as td
+from training.data import tang2018 as tang
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "tang2018"
@@ -29,8 +30,8 @@ def test_skeleton_table_is_a_tree() -> None:
 
 @needs_data
 def test_bones_are_the_constant_distances_and_sides_are_right() -> None:
-    songs = td.list_songs(DATA)[::4]
-    motions = [sk.load_song_joints(s) for s in songs]
+    songs = tang.list_songs(DATA)[::4]
+    motions = [tang.load_song_joints(s) for s in songs]
     joints = np.concatenate(motions)
     lengths = sk.bone_lengths(joints)
     bones = np.asarray(sk.PARENTS) >= 0
@@ -60,18 +61,18 @@ def test_bones_are_the_constant_distances_and_sides_are_right() -> None:
 @needs_data
 def test_motion_is_aligned_levelled_and_resampled() -> None:
     song = DATA / "DANCE_C_2"
-    raw = sk.load_song_joints(song)
+    raw = tang.load_song_joints(song)
     cfg = json.loads((song / "config.json").read_text())
-    joints, start_s = td.load_motion(song, config.FPS)
-    assert start_s == cfg["start_position"] / sk.FPS
-    assert len(joints) == (len(raw) - 1) * config.FPS // sk.FPS + 1
+    joints, start_s = tang.load_motion(song, config.FPS)
+    assert start_s == cfg["start_position"] / tang.MOTION_FPS
+    assert len(joints) == (len(raw) - 1) * config.FPS // tang.MOTION_FPS + 1
     # 60 fps frame 12 k is 25 fps frame 5 k: the spline passes through the captured positions
     lift = joints[0, 0, 1] - raw[0, 0, 1]
     np.testing.assert_allclose(
         joints[::12], raw[::5][: len(joints[::12])] + [0, lift, 0], atol=1e-9
     )
     low = joints[:, list(sk.CONTACT_JOINTS), 1].min(1)
-    assert np.percentile(low, 5) == pytest.approx(td.TOE_HEIGHT, abs=0.005)  # levelled at 25 fps
+    assert np.percentile(low, 5) == pytest.approx(tang.TOE_HEIGHT, abs=0.005)  # levelled at 25 fps
 
 
 def test_split_rules_on_names() -> None:
@@ -82,22 +83,22 @@ def test_split_rules_on_names() -> None:
     assert split != td.make_split(names, seed=4)
     sets = [set(split[k]) for k in ("train", "val", "test")]
     assert sum(len(s) for s in sets) == len(names) and set.union(*sets) == set(names)
-    styles_in_test = {td.song_style(n) for n in split["test"]}
+    styles_in_test = {tang.song_style(n) for n in split["test"]}
     assert styles_in_test == {"waltz", "rumba", "chacha"}  # tango has one song: train only
     assert "DANCE_T_5" in split["train"]
     with pytest.raises(ValueError, match="not a DANCE"):
-        td.song_style("DANCE_X_1")
+        tang.song_style("DANCE_X_1")
 
 
 @needs_data
 def test_split_file_is_the_deterministic_split_of_the_data() -> None:
     doc = json.loads((ROOT / "training" / "split.json").read_text())
-    names = [p.name for p in td.list_songs(DATA)]
+    names = [p.name for p in tang.list_songs(DATA)]
     assert {k: doc[k] for k in ("train", "val", "test")} == td.make_split(names, doc["seed"])
     counts: dict[str, int] = {}
     for n in names:
-        counts[td.song_style(n)] = counts.get(td.song_style(n), 0) + 1
-    in_test = {td.song_style(n) for n in doc["test"]}
+        counts[tang.song_style(n)] = counts.get(tang.song_style(n), 0) + 1
+    in_test = {tang.song_style(n) for n in doc["test"]}
     assert in_test == {s for s, c in counts.items() if c >= 2}
     assert not (
         set(doc["train"]) & set(doc["test"])
@@ -139,7 +140,7 @@ def test_cache_key_follows_the_features() -> None:
 @needs_data
 def test_song_features_line_up_with_motion(tmp_path: Path) -> None:
     song = td.load_song(DATA / "DANCE_C_2", tmp_path)
-    joints, _ = td.load_motion(DATA / "DANCE_C_2", config.FPS)
+    joints, _ = tang.load_motion(DATA / "DANCE_C_2", config.FPS)
     assert len(song.pose) == len(song.cond) == len(song.contacts) == len(joints)
     assert song.style == "chacha" and np.isfinite(song.cond).all()
     assert 0.02 < song.contacts.mean() < 0.9

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from livedance.audio.arrange import demo_song
 from livedance.audio.demo import DemoSource
 from livedance.audio.file import FileSource
-from livedance.audio.synth import demo_song
 from livedance.control import Controls
 from livedance.engine import KEEP_WARM_COST_DECAY, Engine
 from livedance.model.stage import DanceNetStage

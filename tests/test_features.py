@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from livedance.analysis.features import BAND_EDGES_HZ, FEATURE_NAMES, FeatureExtractor
-from livedance.audio.synth import demo_song
+from livedance.audio.arrange import demo_song
 from livedance.config import HOP, SAMPLE_RATE, WINDOW
 from livedance.errors import AudioError
 

@@ -13,7 +13,7 @@ import torch
 
 from benchmarks.torch_render import load_lstm, make_decoder, render_torch
 from livedance.analysis.features import FEATURE_NAMES, FeatureExtractor
-from livedance.audio.synth import demo_song
+from livedance.audio.arrange import demo_song
 from livedance.config import HOP, SAMPLE_RATE, STYLES
 from livedance.errors import ModelError
 from livedance.motion.pose import pose_feature_names

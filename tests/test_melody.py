@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from livedance.analysis.melody import MelodyTracker
-from livedance.audio.synth import Note, compose, lead, render
+from livedance.audio.arrange import compose
+from livedance.audio.synth import Note, lead, render
 from livedance.config import HOP, SAMPLE_RATE
 from livedance.errors import AudioError
 

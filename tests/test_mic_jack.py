@@ -67,8 +67,8 @@ def test_mic_on_jack_delivers_clicks_at_their_spacing(tmp_path: Path) -> None:
 def test_play_out_on_a_device_of_another_rate_keeps_the_analysis_exact(tmp_path: Path) -> None:
     """--play on a 48 kHz JACK server with a 44.1 kHz file: the output runs at the device's rate
     (resampled), and the hops the engine analyses are exactly the offline ones."""
+    from livedance.audio.arrange import demo_song
     from livedance.audio.file import FileSource, load_audio
-    from livedance.audio.synth import demo_song
 
     wav = tmp_path / "song.wav"
     sf.write(wav, demo_song("rumba", bpm=100, seconds=3.0, sample_rate=44100), 44100)

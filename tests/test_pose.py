@@ -182,7 +182,7 @@ def test_bad_shapes_are_refused() -> None:
 
 @pytest.mark.skipif(not DATA.is_dir(), reason=f"dance data not found at {DATA}")
 def test_real_motion_round_trip() -> None:
-    from training.data import load_motion
+    from training.data.tang2018 import load_motion
 
     joints, _ = load_motion(DATA / "DANCE_W_1", FPS)
     joints = joints[: 10 * FPS]

@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 from pythonosc.osc_message import OscMessage
 
-from livedance.audio.synth import demo_song, demo_song_beats
+from livedance.audio.arrange import demo_song, demo_song_beats
 from livedance.model.step import DEFAULT_MODEL
 from tests.jack import jack_server, play_into, ports, wait_for_ports
 from tests.model_fixtures import make_random_model

@@ -11,9 +11,9 @@ import onnx
 import pytest
 import soundfile as sf
 
+from livedance.audio.arrange import demo_song
 from livedance.audio.demo import DemoSource
 from livedance.audio.file import FileSource, load_audio
-from livedance.audio.synth import demo_song
 from livedance.config import DEFAULT_STREAM, SAMPLE_RATE, StreamFormat
 from livedance.control import Controls
 from livedance.engine import Engine

@@ -5,17 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from livedance.audio.synth import (
-    STYLE_DEFAULTS,
-    Note,
-    arrange,
-    beats_from_tempo,
-    compose,
-    demo_song,
-    demo_song_beats,
-    render,
-    steady_beats,
-)
+from livedance.audio.arrange import STYLE_DEFAULTS, arrange, compose, demo_song, demo_song_beats
+from livedance.audio.synth import Note, beats_from_tempo, render, steady_beats
 from livedance.config import SAMPLE_RATE, STYLES
 from livedance.errors import LivedanceError
 

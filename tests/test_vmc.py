@@ -230,7 +230,7 @@ def test_sent_over_udp() -> None:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
-    from livedance.audio.synth import demo_song
+    from livedance.audio.arrange import demo_song
     from livedance.render import render
 
     wav = Path(tmp_path_factory.mktemp("vmc")) / "song.wav"

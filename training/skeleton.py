@@ -14,7 +14,7 @@ root path (``center``) without names. The table below was inferred from the data
   shoulders and head.
 - Feet: ankle, heel, toe; the toe is the lowest joint, so the toes carry the foot contacts. The
   floor is not at y = 0: the lowest toe's 5th percentile sits at 5.2 cm in most songs but between
-  -8 and +8 cm in others, so each song is levelled (``training.data``).
+  -8 and +8 cm in others, so each song is levelled (``training.data.tang2018``).
 - Head: joint 1 sits about 15 cm above the shoulders (a head point, there is no neck point) and
   joint 0 about 10 cm beside it at the same height, hence ``head_side``.
 - Joints 21 and 22 are hand-direction points (per the data set's notes); each hangs off the arm
@@ -45,7 +45,6 @@ __all__ = [
     "analyse",
     "bone_lengths",
     "facing_yaw",
-    "load_song_joints",
     "measure_rest_offsets",
     "topological_order",
 ]
@@ -112,9 +111,6 @@ CONTACT_JOINTS: tuple[int, int] = (20, 11)
 
 FACING_JOINTS: tuple[int, int, int, int] = (16, 7, 12, 3)
 """(left hip, right hip, left shoulder, right shoulder): the facing direction comes from these."""
-
-FPS = 25
-"""Frame rate of the data set (Hz)."""
 
 CM = 0.01
 """The data's unit in metres."""
@@ -217,28 +213,6 @@ def measure_rest_offsets(
     return out
 
 
-def load_song_joints(song_dir: Path) -> np.ndarray:
-    """World joints of one song of the data set, as stored (25 fps).
-
-    Parameters
-    ----------
-    song_dir : a ``DANCE_<S>_<n>`` folder.
-
-    Returns
-    -------
-    (T, 23, 3) float64 positions (m, y-up): ``skeletons + center``.
-    """
-    import json
-
-    with open(Path(song_dir) / "skeletons.json") as f:
-        d = json.load(f)
-    rel = np.asarray(d["skeletons"], dtype=np.float64)
-    center = np.asarray(d["center"], dtype=np.float64)
-    if rel.ndim != 3 or rel.shape[1:] != (len(JOINT_NAMES), 3) or center.shape != (len(rel), 3):
-        raise ValueError(f"{song_dir}: unexpected skeleton shapes {rel.shape}, {center.shape}")
-    return (rel + center[:, None]) * CM
-
-
 def analyse(data_dir: Path) -> str:
     """Re-derive the table's evidence from the data: bone-length constancy and side checks.
 
@@ -252,6 +226,8 @@ def analyse(data_dir: Path) -> str:
     tree of distance spread, the forward-bend checks (knee, toe, elbow) and the floor per song.
     """
     from scipy.sparse.csgraph import minimum_spanning_tree
+
+    from training.data.tang2018 import load_song_joints
 
     songs = sorted(p.parent for p in Path(data_dir).glob("DANCE_*/skeletons.json"))
     motions = [load_song_joints(s) for s in songs]

@@ -16,7 +16,7 @@ best validation frame accuracy.
 Tango has a single song in the data (DANCE_T_5): it is kept in the train split and cannot be
 evaluated on held-out real music; the synthesized demo tango is the only tango check.
 
-Demo music (``--demo N``, default 4 per style: 30 s of :func:`livedance.audio.synth.demo_song` at
+Demo music (``--demo N``, default 4 per style: 30 s of :func:`livedance.audio.arrange.demo_song` at
 +-8 % of the style's tempo, random melody and level) is added to the training songs. Measured
 (800 steps, seed 0, best validation checkpoint): on held-out real songs it neither helps nor hurts
 beyond the noise of 5 songs (test frame accuracy 0.78 with it vs 0.83 without, validation 0.65 vs
@@ -183,8 +183,8 @@ class Clip:
 
 
 def load_clips(root: Path, names: Sequence[str], cache: Path | None) -> list[Clip]:
-    """Songs of the Tang 2018 data through the shared feature cache of :mod:`training.data`."""
-    from training import data as td
+    """Songs of the Tang 2018 data through the shared feature cache (:mod:`training.data.songs`)."""
+    from training.data import songs as td
 
     clips = []
     for n in names:
@@ -196,7 +196,7 @@ def load_clips(root: Path, names: Sequence[str], cache: Path | None) -> list[Cli
 def demo_clips(per_style: int, seed: int, seconds: float = 30.0) -> list[Clip]:
     """Synthesized demo songs of every style at tempos +-8 % around the style's, varied melody."""
     from livedance.analysis.features import FeatureExtractor
-    from livedance.audio.synth import _STYLES, demo_song
+    from livedance.audio.arrange import _STYLES, demo_song
 
     rng = np.random.default_rng(seed + 1000)
     clips = []

@@ -33,9 +33,10 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from livedance import config as ld_config
 from livedance.motion.pose import pose_feature_names
-from training import data as td
 from training import skeleton as sk
 from training.dancenet import DanceNet, DanceNetConfig
+from training.data import songs as td
+from training.data import tang2018
 from training.losses import dancenet_loss
 from training.lstm import DanceLSTM, LSTMConfig
 
@@ -132,7 +133,7 @@ def load_data(
     if split_path.is_file():
         split = json.loads(split_path.read_text())
     else:
-        split = td.make_split([p.name for p in td.list_songs(root)], cfg["seed"])
+        split = td.make_split([p.name for p in tang2018.list_songs(root)], cfg["seed"])
     cache = Path(d["cache"]) if d.get("cache") else None
     train = [td.load_song(root / n, cache) for n in split["train"]]
     val = [td.load_song(root / n, cache) for n in split["val"]]

@@ -10,7 +10,7 @@ from livedance.errors import AudioError
 
 
 class DemoSource(PacedSource):
-    """The built-in demo song (``livedance.audio.synth.demo_song``), paced like a file, looping.
+    """The built-in demo song (``livedance.audio.arrange.demo_song``), paced like a file, looping.
 
     Parameters
     ----------
@@ -41,7 +41,7 @@ class DemoSource(PacedSource):
         stream: StreamFormat = DEFAULT_STREAM,
     ) -> None:
         if song is None:
-            from livedance.audio.synth import demo_song
+            from livedance.audio.arrange import demo_song
 
             song = demo_song(style, bpm, seconds, stream.sample_rate)
         self.song = np.ascontiguousarray(song, dtype=np.float32)

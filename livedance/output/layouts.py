@@ -347,22 +347,11 @@ class VmcLayout:
         self._floats[self._time_slot] = audio_time
 
 
-def _native(
-    joint_names: Sequence[str],
-    dancers: int,
-    parents: Sequence[int] | None,
-    offsets: Sequence[Sequence[float]] | np.ndarray | None,
-) -> Layout:
-    return NativeLayout(joint_names, dancers)
-
-
-def _touchdesigner(
-    joint_names: Sequence[str],
-    dancers: int,
-    parents: Sequence[int] | None,
-    offsets: Sequence[Sequence[float]] | np.ndarray | None,
-) -> Layout:
-    return TouchDesignerLayout(joint_names, dancers)
+LayoutFactory = Callable[
+    [Sequence[str], int, Sequence[int] | None, Sequence[Sequence[float]] | np.ndarray | None],
+    Layout,
+]
+"""Builds a layout from (joint_names, dancers, parents, offsets)."""
 
 
 def _vmc(
@@ -376,15 +365,9 @@ def _vmc(
     return VmcLayout(joint_names, parents, dancers, offsets)
 
 
-LayoutFactory = Callable[
-    [Sequence[str], int, Sequence[int] | None, Sequence[Sequence[float]] | np.ndarray | None],
-    Layout,
-]
-"""Builds a layout from (joint_names, dancers, parents, offsets)."""
-
 LAYOUTS: dict[str, LayoutFactory] = {
-    "native": _native,
-    "touchdesigner": _touchdesigner,
+    "native": lambda names, dancers, parents, offsets: NativeLayout(names, dancers),
+    "touchdesigner": lambda names, dancers, parents, offsets: TouchDesignerLayout(names, dancers),
     "vmc": _vmc,
 }
 """Layouts by the name the CLI's ``--layout`` takes."""

@@ -272,6 +272,159 @@ def _solve(
     return bad
 
 
+_Spec = list[tuple[int, tuple[int, int], tuple[int, int]]]
+"""Per bone: pivot point, primary (from, to) points, secondary (from, to) points or (-1, -1)."""
+
+
+def _check_skeleton(names: list[str], par: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """The skeleton's traversal order; OscError unless it has the joints VMC needs."""
+    n = len(names)
+    if par.shape != (n,) or off.shape != (n, 3):
+        raise OscError(
+            f"vmc: skeleton of {n} joints has parents {par.shape} and offsets {off.shape}"
+        )
+    need = ["spine", "head"] + [
+        f"{s}_{j}"
+        for s in ("left", "right")
+        for j in ("shoulder", "elbow", "hand", "hip", "knee", "ankle", "heel", "toe")
+    ]
+    missing = [j for j in need if j not in names]
+    if missing:
+        raise OscError(f"vmc: the skeleton lacks joints {', '.join(missing)}")
+    try:
+        return topological_order(par)
+    except ValueError as exc:
+        raise OscError(f"vmc: {exc}") from None
+
+
+class _Points:
+    """Bone points as weighted joint sums (the hip and shoulder centres are not joints)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.ix = {name: i for i, name in enumerate(names)}
+        self.rows: list[np.ndarray] = []
+        self.ids: dict[str, int] = {}
+
+    def point(self, key: str, *parts: tuple[str, float]) -> int:
+        if key not in self.ids:
+            row = np.zeros(len(self.ix))
+            for name, w in parts:
+                row[self.ix[name]] += w
+            self.ids[key] = len(self.rows)
+            self.rows.append(row)
+        return self.ids[key]
+
+    def joint(self, name: str) -> int:
+        return self.point(name, (name, 1.0))
+
+
+def _bone_spec(names: list[str], par: np.ndarray) -> tuple[np.ndarray, dict[str, int], _Spec]:
+    """The bone points: (points, J) weights, their indices by name, and each bone's pivot,
+    primary and secondary points in the order of :data:`BONES`."""
+    pts = _Points(names)
+    ix, point, joint = pts.ix, pts.point, pts.joint
+    hm = point("hips", ("left_hip", 0.5), ("right_hip", 0.5))
+    sm = point("shoulders", ("left_shoulder", 0.5), ("right_shoulder", 0.5))
+    spine = joint("spine")
+    chest = point("chest", ("spine", 0.5), ("left_shoulder", 0.25), ("right_shoulder", 0.25))
+    head = joint("head")
+    head_side = joint("head_side") if "head_side" in ix else -1
+    spec: _Spec = [
+        (hm, (hm, sm), (joint("right_hip"), joint("left_hip"))),
+        (spine, (spine, sm), (-1, -1)),
+        (chest, (spine, sm), (joint("right_shoulder"), joint("left_shoulder"))),
+        (sm, (sm, head), (-1, -1)),
+        (head, (sm, head), (head_side, head) if head_side >= 0 else (-1, -1)),
+    ]
+    for side in ("left", "right"):
+        sh, el, ha = (joint(f"{side}_{j}") for j in ("shoulder", "elbow", "hand"))
+        hand_twist = (-1, -1)
+        hd = f"{side}_hand_dir"
+        # a hand-direction point twists the hand only where it moves with the hand
+        if hd in ix and par[ix[hd]] == ix[f"{side}_hand"]:
+            hand_twist = (ha, joint(hd))
+        spec += [(sh, (sh, el), (-1, -1)), (el, (el, ha), (-1, -1)), (ha, (el, ha), hand_twist)]
+    for side in ("left", "right"):
+        hp, kn, an, he, to = (joint(f"{side}_{j}") for j in ("hip", "knee", "ankle", "heel", "toe"))
+        spec += [
+            (hp, (hp, kn), (-1, -1)),
+            (kn, (kn, an), (-1, -1)),
+            (an, (an, to), (an, he)),
+            (to, (an, to), (-1, -1)),
+        ]
+    return np.stack(pts.rows), pts.ids, spec
+
+
+def _t_pose(
+    names: list[str],
+    par: np.ndarray,
+    off: np.ndarray,
+    order: np.ndarray,
+    weights: np.ndarray,
+    point: dict[str, int],
+) -> np.ndarray:
+    """The model's rest pose with each part turned onto Unity's T-pose (J, 3), hip centre above
+    the origin, lowest foot point on the floor."""
+    ix = {name: i for i, name in enumerate(names)}
+    children: dict[int, list[int]] = {}
+    for j, p in enumerate(par.tolist()):
+        children.setdefault(p, []).append(j)
+
+    def subtree(j: int) -> list[int]:
+        out, stack = [], [j]
+        while stack:
+            k = stack.pop()
+            out.append(k)
+            stack.extend(children.get(k, []))
+        return out
+
+    hm, sm, spine, head = point["hips"], point["shoulders"], point["spine"], point["head"]
+    head_side = point.get("head_side", -1)
+    at_origin = off.copy()
+    at_origin[order[0]] = 0.0  # the root at the origin
+    pos = rest_positions(par, at_origin)
+
+    def pt(i: int) -> np.ndarray:
+        return np.asarray(weights[i] @ pos)
+
+    def turn(joints: list[int], pivot: np.ndarray, rot: np.ndarray) -> None:
+        pos[joints] = (pos[joints] - pivot) @ rot.T + pivot
+
+    x_axis, y_axis = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    up_frame = _frame(y_axis, x_axis)
+    upper = sorted(
+        set(subtree(ix["left_shoulder"]))
+        | set(subtree(ix["right_shoulder"]))
+        | set(subtree(ix["head"]))
+    )
+    lower = sorted(set(subtree(ix["left_hip"])) | set(subtree(ix["right_hip"])))
+    if set(upper) & set(lower) or ix["spine"] in upper + lower:
+        raise OscError("vmc: the spine must be the common parent of hips, shoulders, head")
+    across = pos[ix["left_shoulder"]] - pos[ix["right_shoulder"]]
+    turn(upper, pt(spine), up_frame @ _frame(pt(sm) - pt(spine), across).T)
+    across = pos[ix["left_hip"]] - pos[ix["right_hip"]]
+    turn(lower, pt(spine), up_frame @ _frame(pt(spine) - pt(hm), across).T)
+    if head_side >= 0:
+        rot = up_frame @ _frame(pt(head) - pt(sm), pt(head) - pt(head_side)).T
+        turn(subtree(ix["head"]), pt(sm), rot)
+    else:
+        turn(subtree(ix["head"]), pt(sm), _arc(pt(head) - pt(sm), y_axis))
+    for side, out in (("left", x_axis), ("right", -x_axis)):
+        sh, el, ha = (ix[f"{side}_{j}"] for j in ("shoulder", "elbow", "hand"))
+        turn(subtree(el), pos[sh], _arc(pos[el] - pos[sh], out))
+        below = [j for j in subtree(el) if j != el]
+        turn(below, pos[el], _arc(pos[ha] - pos[el], out))
+    for side in ("left", "right"):
+        hp, kn, an = (ix[f"{side}_{j}"] for j in ("hip", "knee", "ankle"))
+        turn(subtree(kn), pos[hp], _arc(pos[kn] - pos[hp], -y_axis))
+        below = [j for j in subtree(kn) if j != kn]
+        turn(below, pos[kn], _arc(pos[an] - pos[kn], -y_axis))
+    feet = [ix[f"{s}_{j}"] for s in ("left", "right") for j in ("heel", "toe", "ankle")]
+    centre = pt(hm)
+    pos -= np.array([centre[0], pos[feet, 1].min(), centre[2]])
+    return pos
+
+
 class BoneSolver:
     """World joints of one dancer -> Unity HumanBodyBones local rotations and root position.
 
@@ -298,140 +451,20 @@ class BoneSolver:
         names = list(joint_names)
         par = np.asarray(parents, dtype=np.int64)
         off = np.asarray(offsets, dtype=np.float64)
-        n = len(names)
-        if par.shape != (n,) or off.shape != (n, 3):
-            raise OscError(
-                f"vmc: skeleton of {n} joints has parents {par.shape} and offsets {off.shape}"
-            )
-        need = ["spine", "head"] + [
-            f"{s}_{j}"
-            for s in ("left", "right")
-            for j in ("shoulder", "elbow", "hand", "hip", "knee", "ankle", "heel", "toe")
-        ]
-        missing = [j for j in need if j not in names]
-        if missing:
-            raise OscError(f"vmc: the skeleton lacks joints {', '.join(missing)}")
-        try:
-            order = topological_order(par)
-        except ValueError as exc:
-            raise OscError(f"vmc: {exc}") from None
+        order = _check_skeleton(names, par, off)
         self.joint_names = tuple(names)
-        self.n_joints = n
-        ix = {name: i for i, name in enumerate(names)}
-        children: dict[int, list[int]] = {}
-        for j, p in enumerate(par.tolist()):
-            children.setdefault(p, []).append(j)
-
-        def subtree(j: int) -> list[int]:
-            out, stack = [], [j]
-            while stack:
-                k = stack.pop()
-                out.append(k)
-                stack.extend(children.get(k, []))
-            return out
-
-        # Points: weighted joint sums (the hip and shoulder centres are not joints).
-        point_rows: list[np.ndarray] = []
-        point_ids: dict[str, int] = {}
-
-        def point(key: str, *parts: tuple[str, float]) -> int:
-            if key not in point_ids:
-                row = np.zeros(n)
-                for name, w in parts:
-                    row[ix[name]] += w
-                point_ids[key] = len(point_rows)
-                point_rows.append(row)
-            return point_ids[key]
-
-        def joint(name: str) -> int:
-            return point(name, (name, 1.0))
-
-        hm = point("hips", ("left_hip", 0.5), ("right_hip", 0.5))
-        sm = point("shoulders", ("left_shoulder", 0.5), ("right_shoulder", 0.5))
-        spine = joint("spine")
-        chest = point("chest", ("spine", 0.5), ("left_shoulder", 0.25), ("right_shoulder", 0.25))
-        head = joint("head")
-        head_side = joint("head_side") if "head_side" in ix else -1
-        # bone: pivot, primary (from, to), secondary (from, to) or (-1, -1)
-        spec: list[tuple[int, tuple[int, int], tuple[int, int]]] = [
-            (hm, (hm, sm), (joint("right_hip"), joint("left_hip"))),
-            (spine, (spine, sm), (-1, -1)),
-            (chest, (spine, sm), (joint("right_shoulder"), joint("left_shoulder"))),
-            (sm, (sm, head), (-1, -1)),
-            (head, (sm, head), (head_side, head) if head_side >= 0 else (-1, -1)),
-        ]
-        for side in ("left", "right"):
-            sh, el, ha = (joint(f"{side}_{j}") for j in ("shoulder", "elbow", "hand"))
-            hand_twist = (-1, -1)
-            hd = f"{side}_hand_dir"
-            # a hand-direction point twists the hand only where it moves with the hand
-            if hd in ix and par[ix[hd]] == ix[f"{side}_hand"]:
-                hand_twist = (ha, joint(hd))
-            spec += [(sh, (sh, el), (-1, -1)), (el, (el, ha), (-1, -1)), (ha, (el, ha), hand_twist)]
-        for side in ("left", "right"):
-            hp, kn, an, he, to = (
-                joint(f"{side}_{j}") for j in ("hip", "knee", "ankle", "heel", "toe")
-            )
-            spec += [
-                (hp, (hp, kn), (-1, -1)),
-                (kn, (kn, an), (-1, -1)),
-                (an, (an, to), (an, he)),
-                (to, (an, to), (-1, -1)),
-            ]
-        self.weights = np.stack(point_rows)
+        self.n_joints = len(names)
+        self.weights, point_ids, spec = _bone_spec(names, par)
         """(points, J) each bone point as a weighted sum of joints."""
-
-        # Rest skeleton: the model's rest pose, each part turned onto Unity's T-pose.
-        at_origin = off.copy()
-        at_origin[order[0]] = 0.0  # the root at the origin
-        pos = rest_positions(par, at_origin)
-
-        def pt(i: int) -> np.ndarray:
-            return np.asarray(self.weights[i] @ pos)
-
-        def turn(joints: list[int], pivot: np.ndarray, rot: np.ndarray) -> None:
-            pos[joints] = (pos[joints] - pivot) @ rot.T + pivot
-
-        x_axis, y_axis = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
-        up_frame = _frame(y_axis, x_axis)
+        n_bones = len(BONES)
+        self.rest_dir = np.zeros((n_bones, 3))
+        """(NB, 3) each bone's primary direction in the T-pose (livedance frame)."""
+        self.rest_frame = np.zeros((n_bones, 3, 3))
+        """(NB, 3, 3) rest frame of bones that take a twist (identity for the others)."""
+        rest_pivot = np.zeros((n_bones, 3))
         try:
-            upper = sorted(
-                set(subtree(ix["left_shoulder"]))
-                | set(subtree(ix["right_shoulder"]))
-                | set(subtree(ix["head"]))
-            )
-            lower = sorted(set(subtree(ix["left_hip"])) | set(subtree(ix["right_hip"])))
-            if set(upper) & set(lower) or ix["spine"] in upper + lower:
-                raise OscError("vmc: the spine must be the common parent of hips, shoulders, head")
-            across = pos[ix["left_shoulder"]] - pos[ix["right_shoulder"]]
-            turn(upper, pt(spine), up_frame @ _frame(pt(sm) - pt(spine), across).T)
-            across = pos[ix["left_hip"]] - pos[ix["right_hip"]]
-            turn(lower, pt(spine), up_frame @ _frame(pt(spine) - pt(hm), across).T)
-            if head_side >= 0:
-                rot = up_frame @ _frame(pt(head) - pt(sm), pt(head) - pt(head_side)).T
-                turn(subtree(ix["head"]), pt(sm), rot)
-            else:
-                turn(subtree(ix["head"]), pt(sm), _arc(pt(head) - pt(sm), y_axis))
-            for side, out in (("left", x_axis), ("right", -x_axis)):
-                sh, el, ha = (ix[f"{side}_{j}"] for j in ("shoulder", "elbow", "hand"))
-                turn(subtree(el), pos[sh], _arc(pos[el] - pos[sh], out))
-                below = [j for j in subtree(el) if j != el]
-                turn(below, pos[el], _arc(pos[ha] - pos[el], out))
-            for side in ("left", "right"):
-                hp, kn, an = (ix[f"{side}_{j}"] for j in ("hip", "knee", "ankle"))
-                turn(subtree(kn), pos[hp], _arc(pos[kn] - pos[hp], -y_axis))
-                below = [j for j in subtree(kn) if j != kn]
-                turn(below, pos[kn], _arc(pos[an] - pos[kn], -y_axis))
-            feet = [ix[f"{s}_{j}"] for s in ("left", "right") for j in ("heel", "toe", "ankle")]
-            centre = pt(hm)
-            pos -= np.array([centre[0], pos[feet, 1].min(), centre[2]])
+            pos = _t_pose(names, par, off, order, self.weights, point_ids)
             points = self.weights @ pos
-            n_bones = len(BONES)
-            self.rest_dir = np.zeros((n_bones, 3))
-            """(NB, 3) each bone's primary direction in the T-pose (livedance frame)."""
-            self.rest_frame = np.zeros((n_bones, 3, 3))
-            """(NB, 3, 3) rest frame of bones that take a twist (identity for the others)."""
-            rest_pivot = np.zeros((n_bones, 3))
             for b, (pivot, (p0, p1), (s0, s1)) in enumerate(spec):
                 d = points[p1] - points[p0]
                 self.rest_dir[b] = d / np.linalg.norm(d)
@@ -455,8 +488,8 @@ class BoneSolver:
         """(NB, 2) each bone's direction: from point, to point (rows of ``weights``)."""
         self.secondary = np.array([s[2] for s in spec], dtype=np.int64)
         """(NB, 2) the points whose line sets a bone's twist, (-1, -1) for swing-only bones."""
-        self._hips_point = hm
-        self._points = np.zeros((len(point_rows), 3))
+        self._hips_point = spec[0][0]
+        self._points = np.zeros((len(self.weights), 3))
         self.global_rotation = np.zeros((n_bones, 3, 3))
         """(NB, 3, 3) each bone's world rotation from the T-pose after ``solve`` (livedance
         frame)."""

@@ -1,6 +1,7 @@
-"""Music + dance pairs for training: loading, alignment, caching, split, normalisation, windows.
+"""Music + dance pairs for training: alignment, caching, split, normalisation, windows.
 
-A song of the Tang et al. 2018 data set becomes a :class:`Song`: world joints resampled to the
+A song of the Tang et al. 2018 data set (read by :mod:`training.data.tang2018`) becomes a
+:class:`Song`: world joints resampled to the
 model's frame rate, pose features and foot contacts from :mod:`livedance.motion.pose`, and
 conditioning features from livedance's own :class:`~livedance.analysis.features.FeatureExtractor`
 run over the song's
@@ -19,26 +20,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.interpolate import CubicSpline
 from torch.utils.data import Dataset
 
 from livedance import config
 from livedance.motion.pose import encode_motion, pose_feature_names
 from training import skeleton as sk
+from training.data.tang2018 import (
+    DATASET_NAME,
+    TOE_HEIGHT,
+    dance_audio,
+    list_songs,
+    load_motion,
+    song_style,
+)
 
 log = logging.getLogger(__name__)
 
-STYLE_CODES = {"W": "waltz", "R": "rumba", "C": "chacha", "T": "tango"}
-"""Style letter of a ``DANCE_<S>_<n>`` folder -> style name of ``livedance.config.STYLES``."""
-
-TOE_HEIGHT = 0.05
-"""Height (m) the toe joint sits above the floor when the foot is flat: each song is levelled so
-that the 5th percentile of its lower toe is here (the capture's floor drifts from song to song)."""
-
 STD_FLOOR = 1e-3
 """Smallest standard deviation of a normalised feature (constant ones: the root's own x/y/z)."""
-
-DATASET_NAME = "tang2018"
 
 
 @dataclass
@@ -64,70 +63,6 @@ class Song:
         return len(self.pose)
 
 
-def song_style(name: str) -> str:
-    """Style name of a ``DANCE_<S>_<n>`` folder name; ValueError for an unknown letter."""
-    parts = name.split("_")
-    if len(parts) != 3 or parts[1] not in STYLE_CODES:
-        raise ValueError(f"{name}: not a DANCE_<W|R|C|T>_<n> song folder")
-    return STYLE_CODES[parts[1]]
-
-
-def list_songs(data_dir: Path) -> list[Path]:
-    """Song folders that hold audio, motion and config, sorted by name."""
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise FileNotFoundError(f"dance data folder not found: {data_dir}")
-    return sorted(
-        p
-        for p in data_dir.glob("DANCE_*")
-        if all((p / f).is_file() for f in ("audio.mp3", "skeletons.json", "config.json"))
-    )
-
-
-def load_motion(song_dir: Path, fps: int = config.FPS) -> tuple[np.ndarray, float]:
-    """World joints of one song, levelled and resampled, and where they start in the audio.
-
-    The motion matches the audio window ``[start_position, end_position]`` (25 fps frames of
-    ``audio.mp3``) but is 1-56 frames shorter than it: it is aligned at the window's start and the
-    window is trimmed to the motion.
-
-    Parameters
-    ----------
-    song_dir : a ``DANCE_<S>_<n>`` folder.
-    fps : output frame rate (Hz).
-
-    Returns
-    -------
-    joints : (T, 23, 3) float64 world positions (m, y-up) at ``fps``; frame k at time k / fps
-        after the start of the window. Resampled by a cubic spline through the 25 fps positions.
-    start_s : time of frame 0 in the audio file (s).
-    """
-    song_dir = Path(song_dir)
-    with open(song_dir / "config.json") as f:
-        cfg = json.load(f)
-    start, end = int(cfg["start_position"]), int(cfg["end_position"])
-    joints = sk.load_song_joints(song_dir)
-    window = end - start + 1
-    if len(joints) > window:
-        log.warning(
-            "%s: motion longer than its window (%d > %d), trimmed",
-            song_dir.name,
-            len(joints),
-            window,
-        )
-        joints = joints[:window]
-    if len(joints) < 2:
-        raise ValueError(f"{song_dir.name}: fewer than 2 motion frames")
-    low = joints[:, list(sk.CONTACT_JOINTS), 1].min(axis=1)
-    joints = joints.copy()
-    joints[..., 1] -= np.percentile(low, 5) - TOE_HEIGHT
-    t_src = np.arange(len(joints)) / sk.FPS
-    n_out = int(np.floor(t_src[-1] * fps + 1e-9)) + 1
-    t_out = np.arange(n_out) / fps
-    out = CubicSpline(t_src, joints, axis=0)(t_out)
-    return out, start / sk.FPS
-
-
 def _extractor_info() -> tuple[Callable[[], Any], tuple[str, ...], str]:
     """(FeatureExtractor factory, feature names, version string) of livedance.analysis.features."""
     from livedance.analysis import features
@@ -136,8 +71,15 @@ def _extractor_info() -> tuple[Callable[[], Any], tuple[str, ...], str]:
     version = str(getattr(features, "FEATURE_VERSION", getattr(features, "VERSION", "0")))
     # the sources of the analysis too: an edit that keeps the names still recomputes the cache
     h = hashlib.sha1(version.encode())
-    for mod in ("features", "beat", "melody", "audio", "resample"):
-        src = Path(features.__file__).with_name(f"{mod}.py")
+    package = Path(features.__file__).parents[1]
+    for mod in (
+        "analysis/features",
+        "analysis/beat",
+        "analysis/melody",
+        "audio/file",
+        "audio/resample",
+    ):
+        src = package / f"{mod}.py"
         if src.is_file():
             h.update(src.read_bytes())
     return features.FeatureExtractor, names, h.hexdigest()[:16]
@@ -157,13 +99,6 @@ def feature_key(feature_names: Sequence[str], version: str, fps: int = config.FP
     }
     h.update(json.dumps(payload, sort_keys=True).encode())
     return h.hexdigest()[:12]
-
-
-def _load_audio(path: Path) -> np.ndarray:
-    """Whole file as float32 mono at ``SAMPLE_RATE`` via livedance's own decoder."""
-    from livedance.audio.file import load_audio
-
-    return load_audio(path)
 
 
 def load_song(song_dir: Path, cache_dir: Path | None = None) -> Song:
@@ -195,17 +130,12 @@ def load_song(song_dir: Path, cache_dir: Path | None = None) -> Song:
         facing_joints=sk.FACING_JOINTS,
         contact_joints=sk.CONTACT_JOINTS,
     )
-    audio = _load_audio(song_dir / "audio.mp3")
-    first = int(round(start_s * config.SAMPLE_RATE))
-    need = len(pose) * config.HOP
-    seg = np.zeros(need, dtype=np.float32)
-    got = audio[first : first + need]
-    seg[: len(got)] = got
-    if len(got) < need:
+    seg, got = dance_audio(song_dir, len(pose), start_s, config.FPS, config.SAMPLE_RATE)
+    if got < len(seg):
         log.warning(
             "%s: audio ends %.2f s before the motion; padded with silence",
             song_dir.name,
-            (need - len(got)) / config.SAMPLE_RATE,
+            (len(seg) - got) / config.SAMPLE_RATE,
         )
     cond = np.asarray(factory().extract(seg), dtype=np.float32)
     if cond.shape != (len(pose), len(names)):
