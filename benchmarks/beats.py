@@ -1,6 +1,7 @@
 """Beat tracking accuracy: livedance's BeatTracker against aubio.tempo on the synthesized set.
 
 ``python -m benchmarks.beats [--seconds 30] [--json PATH] [--plots DIR] [--only SUBSTRING]``
+``python -m benchmarks.beats --songs tune|heldout|all [--json PATH]``
 
 Both trackers run causally over every clip of ``benchmarks.beatset.beat_eval_set()`` in the same
 run and are scored with mir_eval against the known beats, from the very start of each clip (no
@@ -15,6 +16,11 @@ run and are scored with mir_eval against the known beats, from the very start of
 - ``recovery_s``: after each tempo step or ramp boundary, the time until the tracker reports a run
   of 4 correct beats on 4 consecutive true beats (median over changes; ``recovery_max_s`` the
   worst; a tracker that never recovers before the next change counts the whole segment).
+
+With ``--songs`` it scores both trackers on one half of the real songs of
+``benchmarks.songset`` (Tang et al. 2018) instead, against madmom's offline beats, over each whole
+song as ``livedance beats`` reads it: F-measure, CMLt, AMLt, first beat (per song and mean /
+median over songs, per style and overall). Tune on "tune"; score "heldout" once.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.beatset import CATEGORIES, Clip, beat_eval_set
+from benchmarks.songset import songs
 from livedance.analysis.beat import track
 from livedance.config import HOP, SAMPLE_RATE
 
@@ -138,6 +145,61 @@ def score_clip(clip: Clip, est: Estimate) -> dict[str, Any]:
     }
 
 
+def score_song(ref: np.ndarray, beats: np.ndarray, length: float) -> dict[str, Any]:
+    """F-measure, CMLt, AMLt and first correct beat of one tracker on one whole song."""
+    beats = beats[beats < length]
+    _, cmlt, _, amlt = mir_eval.beat.continuity(ref, beats) if beats.size > 1 else (0, 0, 0, 0)
+    return {
+        "f_measure": float(mir_eval.beat.f_measure(ref, beats, TOLERANCE_S)),
+        "cmlt": float(cmlt),
+        "amlt": float(amlt),
+        "first_beat_s": first_beat(beats, ref, length),
+    }
+
+
+def run_songs(half: str, json_path: Path | None) -> int:
+    """Both trackers on one half of the songs; print per song, per style and overall."""
+    items = songs(half)
+    if not items:
+        print("skipped: the Tang 2018 songs are absent (../shared/data/tang2018)")
+        return 0
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TRACKERS}
+    for song in tqdm(items, desc="songs", unit="song"):
+        audio = song.audio()
+        length = audio.shape[0] / SAMPLE_RATE
+        for name, fn in TRACKERS.items():
+            row = score_song(song.reference, fn(audio).beats, length)
+            row.update(song=song.name, style=song.style)
+            rows[name].append(row)
+    cols = ("f_measure", "cmlt", "amlt", "first_beat_s")
+    print(f"{half}: {len(items)} songs, +-{TOLERANCE_S * 1000:.0f} ms, reference madmom offline")
+    print(f"{'song':12s} " + " ".join(f"{n + ' ' + c[:5]:>15s}" for n in TRACKERS for c in cols))
+    for i, song in enumerate(items):
+        vals = " ".join(f"{rows[n][i][c]:15.3f}" for n in TRACKERS for c in cols)
+        print(f"{song.name:12s} {vals}")
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    groups = [
+        (s, [i for i, r in enumerate(rows["livedance"]) if r["style"] == s])
+        for s in dict.fromkeys(r["style"] for r in rows["livedance"])
+    ]
+    groups.append(("overall", list(range(len(items)))))
+    for group, idx in groups:
+        summary[group] = {}
+        for n in TRACKERS:
+            sel = [rows[n][i] for i in idx]
+            summary[group][n] = {c: float(np.mean([r[c] for r in sel])) for c in cols[:3]}
+            summary[group][n]["first_beat_s"] = float(np.median([r["first_beat_s"] for r in sel]))
+            summary[group][n]["songs"] = len(sel)
+            vals = " ".join(f"{c} {summary[group][n][c]:.3f}" for c in cols)
+            print(f"{group:8s} {n:10s} ({len(sel):2d}) {vals}")
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(
+            json.dumps({"half": half, "summary": summary, "songs": rows}, indent=1)
+        )
+    return 0
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Aggregate per-clip figures: means, median first beat, octave error count, recovery."""
     rec = [r for row in rows for r in row["recovery_s"]]
@@ -213,7 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the summary here")
     ap.add_argument("--plots", type=Path, help="folder for one PNG per category")
     ap.add_argument("--only", default="", help="run only clips whose name contains this")
+    ap.add_argument(
+        "--songs", choices=("tune", "heldout", "all"), help="score the real songs of this half"
+    )
     args = ap.parse_args(argv)
+    if args.songs:
+        return run_songs(args.songs, args.json)
 
     clips = [c for c in beat_eval_set(args.seconds) if args.only in c.name]
     if not clips:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from livedance.audio.arrange import arrange
+from livedance.audio.arrange import STYLE_DEFAULTS, arrange
 from livedance.audio.synth import PARTS, beats_from_tempo, render
 from livedance.config import SAMPLE_RATE
 
-__all__ = ["CATEGORIES", "Clip", "beat_eval_set"]
+__all__ = ["CATEGORIES", "Clip", "beat_eval_set", "downbeat_eval_set"]
 
 CATEGORIES = (
     "steady_drums",
@@ -55,6 +55,10 @@ class Clip:
         ``(beats,)`` true beat times (s).
     tempo_changes : np.ndarray
         Times (s) where the tempo steps, or where a ramp starts and ends; empty when steady.
+    downbeats : np.ndarray
+        ``(bars,)`` true downbeat times (s).
+    beats_per_bar : int
+        The metre the clip is written in.
     """
 
     name: str
@@ -62,6 +66,8 @@ class Clip:
     audio: np.ndarray
     beats: np.ndarray
     tempo_changes: np.ndarray
+    downbeats: np.ndarray
+    beats_per_bar: int
 
 
 _STEADY_BPM = (60, 72, 84, 96, 100, 108, 120, 128, 136, 145, 160, 174, 180)
@@ -91,7 +97,17 @@ def _make(
     if gain is not None:
         t = np.arange(n, dtype=np.float64) / SAMPLE_RATE
         audio = (audio * gain(t)).astype(np.float32)
-    return Clip(name, category, audio, beats, np.asarray(tempo_changes, dtype=np.float64))
+    bpb = int(arrange_kw.get("beats_per_bar") or STYLE_DEFAULTS[style][0])  # type: ignore[call-overload]
+    first = int(arrange_kw.get("first_downbeat", 0))  # type: ignore[call-overload]
+    return Clip(
+        name,
+        category,
+        audio,
+        beats,
+        np.asarray(tempo_changes, dtype=np.float64),
+        beats[first::bpb],
+        bpb,
+    )
 
 
 def beat_eval_set(seconds: float = 30.0) -> list[Clip]:
@@ -208,6 +224,35 @@ def beat_eval_set(seconds: float = 30.0) -> list[Clip]:
         beats = beats_from_tempo(_const(bpm), s, offset=0.2)
         parts = frozenset({"pad", "lead"})
         clips.append(_make(f"pads_{bpm}", "pads", s, beats, style, nxt(), parts))
+    return clips
+
+
+def downbeat_eval_set(seconds: float = 30.0) -> list[Clip]:
+    """Clips in 3/4 and 4/4 with known downbeats, each starting with a pickup (deterministic).
+
+    Every style is played in both metres (its patterns cut or extended to fit) at two tempi, with
+    the first downbeat on beat 0, 1 or 2, so neither the style's usual metre nor the first beat
+    gives the answer away. Category ``bar_3_4`` or ``bar_4_4``.
+    """
+    clips: list[Clip] = []
+    seed = 100
+    for bpb in (3, 4):
+        for i, style in enumerate(("waltz", "rumba", "chacha", "tango")):
+            for j, bpm in enumerate((88 + 8 * i, 118 + 10 * i)):
+                seed += 1
+                beats = beats_from_tempo(_const(bpm), seconds, offset=0.2 + 0.05 * j)
+                clips.append(
+                    _make(
+                        f"bar_{bpb}_4_{style}_{bpm}",
+                        f"bar_{bpb}_4",
+                        seconds,
+                        beats,
+                        style,
+                        seed,
+                        beats_per_bar=bpb,
+                        first_downbeat=(i + j) % 3,
+                    )
+                )
     return clips
 
 

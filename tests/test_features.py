@@ -34,7 +34,7 @@ def test_shape_and_view(fx: FeatureExtractor) -> None:
     b = fx.process(np.zeros(HOP, np.float32))
     assert a.shape == (len(FEATURE_NAMES),) and a.dtype == np.float32
     assert a is b  # one internal buffer, no allocation per frame
-    assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES) == 19
+    assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES) == 23
 
 
 def test_streaming_equals_offline_bit_for_bit(fx: FeatureExtractor, music: np.ndarray) -> None:
@@ -64,7 +64,7 @@ def test_loudness_of_a_minus_20_dbfs_sine(fx: FeatureExtractor) -> None:
 def test_band_energy_peaks_in_its_band(fx: FeatureExtractor, band: int) -> None:
     lo, hi = BAND_EDGES_HZ[band], BAND_EDGES_HZ[band + 1]
     f = fx.extract(_sine(float(np.sqrt(lo * hi)), 1.0, 0.5))[5:]
-    bands = f[:, IDX["band_0"] :]
+    bands = f[:, IDX["band_0"] : IDX["band_7"] + 1]
     assert np.all(np.argmax(bands, axis=1) == band)
     if band >= 2:  # wide enough for the Hann main lobe: all the sine's energy lands inside
         np.testing.assert_allclose(bands[:, band], 0.0, atol=0.2)
@@ -137,3 +137,30 @@ def test_bad_blocks(fx: FeatureExtractor) -> None:
         fx.process(np.zeros(HOP - 1, np.float32))
     with pytest.raises(AudioError, match="mono"):
         fx.extract(np.zeros((2, SAMPLE_RATE), np.float32))
+
+
+def test_bar_features_follow_the_bar_tracker(fx: FeatureExtractor) -> None:
+    song = demo_song("waltz", None, 24.0)  # 3/4, downbeat on the first beat
+    fx.reset()
+    rows, downs, phases, metres = [], [], [], []
+    for k in range(len(song) // HOP):
+        rows.append(fx.process(song[k * HOP : (k + 1) * HOP]).copy())
+        downs.append(fx.last_beat and fx.beat.downbeat)
+        phases.append(fx.beat.bar_phase)
+        metres.append(fx.beat.beats_per_bar)
+    f = np.stack(rows)
+    ang = 2 * np.pi * np.asarray(phases)
+    np.testing.assert_allclose(f[:, IDX["bar_phase_sin"]], np.sin(ang), atol=1e-6)
+    np.testing.assert_allclose(f[:, IDX["bar_phase_cos"]], np.cos(ang), atol=1e-6)
+    assert np.array_equal(f[:, IDX["beats_per_bar"]], np.asarray(metres, np.float32))
+    pulse = f[:, IDX["downbeat_pulse"]]
+    # 1.0 exactly on the frames of downbeats, decaying between them, never above beat_pulse
+    assert np.array_equal(pulse == 1.0, np.asarray(downs))
+    assert np.all(pulse <= f[:, IDX["beat_pulse"]] + 1e-6)
+    late = len(f) // 2
+    assert np.all(f[late:, IDX["beats_per_bar"]] == 3.0)
+    assert (
+        0
+        < int(np.sum(pulse[late:] == 1.0))
+        <= int(np.sum(f[late:, IDX["beat_pulse"]] == 1.0)) // 3 + 1
+    )

@@ -135,3 +135,17 @@ def test_runtime_feature_names() -> None:
         check_features(ModelMetadata.from_dict(d))
     d["feature_names"] = names
     check_features(ModelMetadata.from_dict(d))
+
+
+def test_a_model_of_the_first_features_still_fits() -> None:
+    features = pytest.importorskip("livedance.analysis.features")
+    names = list(features.FEATURE_NAMES)
+    first = names.index("bar_phase_sin")  # a model trained before the bar features were added
+    d = copy.deepcopy(GOOD)
+    d["feature_names"] = names[:first]
+    d["feature_mean"] = [0.0] * first
+    d["feature_std"] = [1.0] * first
+    check_features(ModelMetadata.from_dict(d))
+    d["feature_names"] = names[1 : first + 1]  # not a prefix: refused
+    with pytest.raises(ModelError, match="do not match this runtime's FeatureExtractor"):
+        check_features(ModelMetadata.from_dict(d))

@@ -15,6 +15,9 @@ frame, 8.3 ms at the defaults) it runs:
    the beat grid. A longer accent comb then decides between that grid and the one half a period
    away (syncopation). The next beat is predicted from the grid, and a beat is flagged in the hop
    where the prediction falls.
+4. **Bar**: a :class:`~livedance.analysis.downbeat.BarTracker` reads each flagged beat's bass
+   and mid accent and harmonic change and reports the metre (3 or 4 beats a bar) and the beat's
+   place in the bar.
 
 See ``docs/beats.md`` for the algorithm and the benchmark.
 """
@@ -28,6 +31,7 @@ import aubio
 import numba
 import numpy as np
 
+from livedance.analysis.downbeat import BarTracker
 from livedance.config import HOP, SAMPLE_RATE, WINDOW
 from livedance.errors import AudioError
 
@@ -381,6 +385,14 @@ class BeatTracker:
         Onset novelty of the last processed hop (log spectral flux, >= 0).
     nonfinite_frames : int
         Internal frames that held NaN or inf samples (read as silence) since the last reset.
+    beats_per_bar : int
+        Metre, 3 or 4 (4 before any decision).
+    beat_in_bar : int
+        Place of the last flagged beat in its bar, 0 = downbeat.
+    downbeat : bool
+        The beat flagged in the last hop is a downbeat.
+    bar_phase : float
+        Phase within the bar in [0, 1); 0 at a downbeat: ``(beat_in_bar + phase) / beats_per_bar``.
     """
 
     def __init__(self, sample_rate: int = SAMPLE_RATE, hop: int = HOP) -> None:
@@ -424,6 +436,13 @@ class BeatTracker:
         self._scores = np.zeros(self._hi + 1, np.float64)
         self._phase_scores = np.zeros(2 * self._hi + 2, np.float64)
         self._frame = np.zeros(self._sub, np.float32)
+        self._bar = BarTracker(
+            fr,
+            self._edges * self.sample_rate / self._win,
+            self._win // 2 + 1,
+            self.sample_rate,
+            self._delay / self._sub,
+        )
         hops_per_s = self.sample_rate / self.hop
         self._rival_hops = int(round(_RELATED_HOLD_S * hops_per_s))
         self._locked_hops = int(round(_LOCKED_S * hops_per_s))
@@ -464,6 +483,11 @@ class BeatTracker:
         self.beat_s = -1.0
         self.onset_strength = 0.0
         self.nonfinite_frames = 0
+        self._bar.reset()
+        self.beats_per_bar = 4
+        self.beat_in_bar = 0
+        self.downbeat = False
+        self.bar_phase = 0.0
 
     # ------------------------------------------------------------------------------------------
 
@@ -503,6 +527,7 @@ class BeatTracker:
         self._env[self._pos] = accent / (self._amean + 1e-9)
         self._acc[self._pos] = accent
         self._cen[self._pos] = flux - self._mean
+        self._bar.frame(spec.norm, self._bands)
         _acf_update(self._cen, self._pos, self._filled, self._acf, self._cnt, self._alpha)
         return flux
 
@@ -580,6 +605,7 @@ class BeatTracker:
 
     def _update_beat(self, start: int, end: int) -> None:
         self.beat = False
+        self.downbeat = False
         if self._period > 0.0:
             off, best, mean = _phase_search(
                 self._env,
@@ -608,6 +634,7 @@ class BeatTracker:
         if self._grid < 0.0:
             self.next_beat_s = 0.0
             self.phase = 0.0
+            self.bar_phase = 0.0
             return
         period_s = self._period * self._sub
         # next grid beat at least 55% of a period after the last flagged one, and not too late
@@ -618,9 +645,13 @@ class BeatTracker:
             self.beat = True
             self._last_beat = cand
             self.beat_s = min(max(cand, start), end - 1) / self.sample_rate
+            self.beat_in_bar = self._bar.beat(cand / self._sub)
+            self.beats_per_bar = self._bar.beats_per_bar
+            self.downbeat = self.beat_in_bar == 0
             cand += period_s
         self.next_beat_s = cand / self.sample_rate
         self.phase = float(min(max(1.0 - (cand - end) / period_s, 0.0), 1.0)) % 1.0
+        self.bar_phase = ((self.beat_in_bar + self.phase) / self.beats_per_bar) % 1.0
 
     def _beat_or_offbeat(self, off: float) -> float:
         """``off``, or the grid half a period away when a long accent comb prefers that one.
@@ -658,6 +689,10 @@ class BeatTrack:
         ``(frames,)`` time at the end of each hop (s).
     tempo_bpm, phase, confidence : np.ndarray
         ``(frames,)`` tracker state after each hop.
+    beat_in_bar : np.ndarray
+        ``(beats,)`` int, place of each flagged beat in its bar (0 = downbeat).
+    beats_per_bar, bar_phase : np.ndarray
+        ``(frames,)`` metre (3 or 4) and phase within the bar after each hop.
     """
 
     beat_times: np.ndarray
@@ -665,6 +700,14 @@ class BeatTrack:
     tempo_bpm: np.ndarray
     phase: np.ndarray
     confidence: np.ndarray
+    beat_in_bar: np.ndarray
+    beats_per_bar: np.ndarray
+    bar_phase: np.ndarray
+
+    @property
+    def downbeat_times(self) -> np.ndarray:
+        """``(downbeats,)`` times of the flagged beats that are downbeats (s)."""
+        return self.beat_times[self.beat_in_bar == 0]
 
 
 def track(signal: np.ndarray, sample_rate: int = SAMPLE_RATE) -> BeatTrack:
@@ -692,13 +735,28 @@ def track(signal: np.ndarray, sample_rate: int = SAMPLE_RATE) -> BeatTrack:
     tempo = np.empty(n, np.float64)
     phase = np.empty(n, np.float64)
     conf = np.empty(n, np.float64)
+    metre = np.empty(n, np.int64)
+    bar_phase = np.empty(n, np.float64)
     beats: list[float] = []
+    in_bar: list[int] = []
     for k in range(n):
         tracker.process(padded[k * hop : (k + 1) * hop])
         tempo[k] = tracker.tempo_bpm
         phase[k] = tracker.phase
         conf[k] = tracker.confidence
+        metre[k] = tracker.beats_per_bar
+        bar_phase[k] = tracker.bar_phase
         if tracker.beat:
             beats.append(tracker.beat_s)
+            in_bar.append(tracker.beat_in_bar)
     frame_times = (np.arange(n) + 1) * hop / sample_rate
-    return BeatTrack(np.asarray(beats, np.float64), frame_times, tempo, phase, conf)
+    return BeatTrack(
+        np.asarray(beats, np.float64),
+        frame_times,
+        tempo,
+        phase,
+        conf,
+        np.asarray(in_bar, np.int64),
+        metre,
+        bar_phase,
+    )

@@ -18,7 +18,15 @@ voiced              1.0 when the melody is voiced, else 0.0
 melody_contour      MelodyTracker.contour, semitones above the running median pitch
 band_0 .. band_7    energy in 8 log-spaced bands from 40 Hz to 12 kHz of a Hann-windowed
                     ``window``-sample spectrum, dB re a full-scale sine, floored at -100
+bar_phase_sin       sin(2 pi bar phase), bar phase in [0, 1) with 0 at a downbeat
+                    (BeatTracker.bar_phase)
+bar_phase_cos       cos(2 pi bar phase)
+downbeat_pulse      like beat_pulse, for the beats that are downbeats
+beats_per_bar       BeatTracker.beats_per_bar, 3.0 or 4.0 (4.0 until the metre is known)
 ==================  ==========================================================================
+
+The bar features come last, so a model trained on the features before them (a prefix of
+:data:`FEATURE_NAMES`) still runs: the runtime hands it the first features it names.
 
 Each ``process`` call analyses the audio received so far: frame k describes samples
 ``[0, (k + 1) * hop)``. Input is sanitised (NaN/inf -> 0) before it reaches any stateful stage,
@@ -36,7 +44,7 @@ from livedance.analysis.melody import MelodyTracker
 from livedance.config import HOP, SAMPLE_RATE, WINDOW
 from livedance.errors import AudioError
 
-__all__ = ["BAND_EDGES_HZ", "FEATURE_NAMES", "FeatureExtractor"]
+__all__ = ["BAND_EDGES_HZ", "FEATURE_NAMES", "FEATURE_VERSION", "FeatureExtractor"]
 
 N_BANDS = 8
 BAND_EDGES_HZ: tuple[float, ...] = tuple(
@@ -56,10 +64,20 @@ FEATURE_NAMES: tuple[str, ...] = (
     "pitch_confidence",
     "voiced",
     "melody_contour",
-) + tuple(f"band_{i}" for i in range(N_BANDS))
+    *(f"band_{i}" for i in range(N_BANDS)),
+    "bar_phase_sin",
+    "bar_phase_cos",
+    "downbeat_pulse",
+    "beats_per_bar",
+)
 """Names of the feature vector's entries, in order."""
 
+FEATURE_VERSION = "2"
+"""Bumped whenever a feature's values change (training's feature cache key reads it): 2 = the
+bar features and the beat tracker that reports them."""
+
 FLOOR_DB = -100.0
+_BAR = FEATURE_NAMES.index("bar_phase_sin")
 _PULSE_HALF_LIFE_S = 0.1
 _ONSET_MIN_GAP_S = 0.05
 
@@ -134,6 +152,7 @@ class FeatureExtractor:
         self._ring[:] = 0.0
         self._out[:] = 0.0
         self._pulse = 0.0
+        self._down_pulse = 0.0
         self._onset_mean = 0.0
         self._onset_prev = 0.0
         self._since_onset = self._onset_gap
@@ -210,7 +229,15 @@ class FeatureExtractor:
         np.dot(self._bands, self._power, out=self._band_energy)
         np.maximum(self._band_energy, self._floor_power, out=self._band_energy)
         np.log10(self._band_energy, out=self._band_energy)
-        out[11:] = 10.0 * self._band_energy
+        out[11 : 11 + N_BANDS] = 10.0 * self._band_energy
+
+        bar = 2.0 * math.pi * float(beat.bar_phase)
+        out[_BAR] = math.sin(bar)
+        out[_BAR + 1] = math.cos(bar)
+        down = self.last_beat and beat.downbeat
+        self._down_pulse = 1.0 if down else self._down_pulse * self._pulse_decay
+        out[_BAR + 2] = self._down_pulse
+        out[_BAR + 3] = float(beat.beats_per_bar)
         return out
 
     def _update_onset(self, strength: float) -> None:

@@ -176,8 +176,9 @@ class StyleClassifier:
         if METADATA_KEY not in props:
             raise ModelError(f"{self.path}: not a livedance style model (no '{METADATA_KEY}')")
         m = parse_metadata(props[METADATA_KEY], str(self.path))
-        if list(m["feature_names"]) != list(feature_names):
-            have, want = list(m["feature_names"]), list(feature_names)
+        have, want = list(m["feature_names"]), list(feature_names)
+        # a model trained before later features were appended reads the first ones it names
+        if not have or have != want[: len(have)]:
             diff = sorted(set(have) ^ set(want)) or ["order"]
             raise ModelError(
                 f"{self.path}: style model was trained on other features "
@@ -193,7 +194,7 @@ class StyleClassifier:
         self.fps = float(m["fps"])
         self.smoothing_s = float(smoothing_s)
         self._alpha = _alpha(self.fps, self.smoothing_s)
-        c, s = len(feature_names), len(self.style_names)
+        c, s = len(have), len(self.style_names)
         r, n_layers, h, u = (
             int(m[k]) for k in ("ring_length", "layers", "channels", "lstm_hidden")
         )
@@ -266,7 +267,8 @@ class StyleClassifier:
 
         Parameters
         ----------
-        raw_features : (C,) raw FeatureExtractor output of this frame.
+        raw_features : (C',) raw FeatureExtractor output of this frame; the model reads its
+            first C (the features it was trained on).
 
         Returns
         -------
@@ -274,7 +276,7 @@ class StyleClassifier:
         The first frame's probabilities are taken as they are; later ones are smoothed.
         """
         f = self.features
-        np.subtract(raw_features, self._mean, out=f[0])
+        np.subtract(raw_features[: self._mean.shape[0]], self._mean, out=f[0])
         np.multiply(f, self._inv_std, out=f)
         np.isfinite(f, out=self._finite)
         if not self._finite.all():

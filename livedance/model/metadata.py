@@ -316,14 +316,14 @@ def check_runtime(meta: ModelMetadata) -> None:
 
 
 def check_features(meta: ModelMetadata) -> None:
-    """Feature names and order must be ``livedance.analysis.features.FEATURE_NAMES``; else
-    ModelError."""
+    """Feature names and order must be ``livedance.analysis.features.FEATURE_NAMES`` or a prefix of
+    it (a model trained before later features were appended); else ModelError."""
     try:
         from livedance.analysis.features import FEATURE_NAMES
     except ImportError:
         return
     feature_names = list(FEATURE_NAMES)
-    if meta.feature_names != feature_names:
+    if not meta.feature_names or meta.feature_names != feature_names[: len(meta.feature_names)]:
         diff = _first_difference(meta.feature_names, feature_names)
         raise ModelError(
             f"model features do not match this runtime's FeatureExtractor ({diff}); "

@@ -158,14 +158,15 @@ class DanceStep:
 
         Parameters
         ----------
-        raw : (C,) for every dancer, or (B, C); raw FeatureExtractor output.
+        raw : (C',) for every dancer, or (B, C'); raw FeatureExtractor output. A model trained on
+            the first C <= C' features reads those.
 
         Returns
         -------
         The ``cond`` buffer (B, C). NaN/inf become 0 (the feature mean) and are counted in
         ``nonfinite_cond``.
         """
-        np.subtract(raw, self.feature_mean, out=self.cond)
+        np.subtract(raw[..., : self.cond.shape[-1]], self.feature_mean, out=self.cond)
         np.multiply(self.cond, self.feature_inv_std, out=self.cond)
         np.isfinite(self.cond, out=self._finite)
         if not self._finite.all():
