@@ -96,8 +96,14 @@ def _add_beats(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Beat times in seconds, one per line, from the same causal tracker as live.",
     )
     p.add_argument("file", type=Path)
-    p.add_argument(
+    what = p.add_mutually_exclusive_group()
+    what.add_argument(
         "--tempo", action="store_true", help="print 'time bpm' lines of the tempo curve instead"
+    )
+    what.add_argument(
+        "--downbeats",
+        action="store_true",
+        help="print 'time beat_in_bar' lines: each beat and its place in the bar (1 = downbeat)",
     )
 
 
@@ -293,6 +299,9 @@ def cmd_beats(args: argparse.Namespace) -> int:
     if args.tempo:
         for t, bpm in zip(result.frame_times, result.tempo_bpm, strict=True):
             print(f"{t:.3f} {bpm:.2f}")
+    elif args.downbeats:
+        for t, pos in zip(result.beat_times, result.beat_in_bar, strict=True):
+            print(f"{t:.3f} {pos + 1}")
     else:
         for t in result.beat_times:
             print(f"{t:.3f}")

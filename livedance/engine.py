@@ -242,6 +242,8 @@ class Engine:
             frame.tempo_bpm = float(beat.tempo_bpm)
             frame.beat = bool(features.last_beat)
             frame.beat_count = self.stats.beats
+            frame.beat_in_bar = beat.beat_in_bar + 1
+            frame.beats_per_bar = beat.beats_per_bar
             frame.onset = bool(features.last_onset)
             frame.onset_strength = float(beat.onset_strength)
             np.copyto(self._root, joints[:, self.root_index])

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+import soundfile as sf
 
 from livedance.analysis.beat import BeatTracker, track
-from livedance.audio.arrange import arrange
+from livedance.audio.arrange import arrange, compose
 from livedance.audio.synth import render, steady_beats
 from livedance.config import HOP, SAMPLE_RATE
 
@@ -76,3 +81,23 @@ def test_silence_reports_no_bar() -> None:
     r = track(np.zeros(5 * SR, np.float32))
     assert r.beat_in_bar.size == 0
     assert np.all(r.beats_per_bar == 4) and np.all(r.bar_phase == 0.0)
+
+
+def test_cli_prints_each_beat_and_its_place_in_the_bar(tmp_path: Path) -> None:
+    song = compose("waltz", 96.0, 24.0)  # 3/4, the first beat a downbeat
+    wav = tmp_path / "waltz.wav"
+    sf.write(wav, song.audio, SR)
+    cmd = [sys.executable, "-m", "livedance", "beats", str(wav)]
+    plain = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(cmd + ["--downbeats"], capture_output=True, text=True, check=True)
+    rows = [line.split() for line in out.stdout.splitlines()]
+    assert all(len(r) == 2 for r in rows) and [r[0] for r in rows] == plain
+    times = np.array([float(r[0]) for r in rows])
+    pos = np.array([int(r[1]) for r in rows])
+    assert set(pos.tolist()) <= {1, 2, 3, 4}
+    late = times >= 12.0
+    assert np.all(np.isin(pos[late], (1, 2, 3)))  # 3/4 once the metre is known
+    inside = times < song.audio.size / SR - 0.1  # the zero-padded last hop holds no music
+    down = times[late & inside & (pos == 1)]
+    assert down.size >= 3
+    assert np.all(np.abs(down[:, None] - song.downbeats[None, :]).min(axis=1) <= 0.05)

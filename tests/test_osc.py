@@ -145,10 +145,10 @@ def test_touchdesigner_bytes_hand_written() -> None:
 
 def test_events_bytes_hand_written() -> None:
     events = EventMessages()
-    beat = events.beat(600, 10.0, 128.0, 21)
+    beat = events.beat(600, 10.0, 128.0, 21, 2, 3)
     assert bytes(beat) == (
-        b"/livedance/beat\x00,iffi\x00\x00\x00"
-        + bytes.fromhex("00000258 41200000 43000000 00000015")
+        b"/livedance/beat\x00,iffiii\x00"
+        + bytes.fromhex("00000258 41200000 43000000 00000015 00000002 00000003")
     )
     assert bytes(
         events.onset(0.75)
@@ -242,9 +242,10 @@ def test_touchdesigner_matches_python_osc_builder_and_decodes(dancers: int) -> N
 
 def test_events_match_python_osc_builder() -> None:
     events = EventMessages()
-    beat = bytes(events.beat(61, np.float32(1.0166), np.float32(87.8), 3))
+    beat = bytes(events.beat(61, np.float32(1.0166), np.float32(87.8), 3, 1, 4))
     assert beat == _message(
-        "/livedance/beat", [(61, "i"), (float(np.float32(1.0166)), "f"), (87.8, "f"), (3, "i")]
+        "/livedance/beat",
+        [(61, "i"), (float(np.float32(1.0166)), "f"), (87.8, "f"), (3, "i"), (1, "i"), (4, "i")],
     )
     assert bytes(events.onset(np.float32(0.3))) == _message("/livedance/onset", [(0.3, "f")])
 

@@ -228,27 +228,38 @@ class TouchDesignerLayout:
 class EventMessages:
     """Pre-packed beat and onset messages, sent when the feature extractor reports an event.
 
-    ``/livedance/beat ,iffi``: frame index, audio time (s), tempo (BPM), beat count since start.
+    ``/livedance/beat ,iffiii``: frame index, audio time (s), tempo (BPM), beat count since start,
+    the beat's place in its bar (1 = downbeat) and the beats per bar (3 or 4).
     ``/livedance/onset ,f``: onset strength.
     """
 
     def __init__(self) -> None:
-        self._beat = bytearray(message(BEAT_ADDRESS, "iffi"))
+        self._beat = bytearray(message(BEAT_ADDRESS, "iffiii"))
         self._onset = bytearray(message(ONSET_ADDRESS, "f"))
-        b = header_size(BEAT_ADDRESS, 4)
+        b = header_size(BEAT_ADDRESS, 6)
         o = header_size(ONSET_ADDRESS, 1)
-        self._beat_ints = np.ndarray(4, dtype=">i4", buffer=self._beat, offset=b)
-        self._beat_floats = np.ndarray(4, dtype=">f4", buffer=self._beat, offset=b)
+        self._beat_ints = np.ndarray(6, dtype=">i4", buffer=self._beat, offset=b)
+        self._beat_floats = np.ndarray(6, dtype=">f4", buffer=self._beat, offset=b)
         self._onset_floats = np.ndarray(1, dtype=">f4", buffer=self._onset, offset=o)
         self.beat_datagram = memoryview(self._beat)
         self.onset_datagram = memoryview(self._onset)
 
-    def beat(self, frame_index: Int, audio_time: Real, tempo: Real, count: Int) -> memoryview:
-        """Fill and return the beat datagram."""
+    def beat(
+        self,
+        frame_index: Int,
+        audio_time: Real,
+        tempo: Real,
+        count: Int,
+        beat_in_bar: Int,
+        beats_per_bar: Int,
+    ) -> memoryview:
+        """Fill and return the beat datagram (``beat_in_bar`` counts from 1 at the downbeat)."""
         self._beat_ints[0] = frame_index
         self._beat_floats[1] = audio_time
         self._beat_floats[2] = tempo
         self._beat_ints[3] = count
+        self._beat_ints[4] = beat_in_bar
+        self._beat_ints[5] = beats_per_bar
         return self.beat_datagram
 
     def onset(self, strength: Real) -> memoryview:

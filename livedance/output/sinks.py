@@ -30,6 +30,8 @@ class PoseFrame:
     tempo_bpm : the tracked tempo (BPM).
     beat : a beat fell inside this hop.
     beat_count : beats so far.
+    beat_in_bar : place of the latest beat in its bar, 1 = downbeat.
+    beats_per_bar : metre, 3 or 4.
     onset : an onset fell inside this hop.
     onset_strength : strength of the latest onset.
     root : (B, 3) root positions, m, world, y-up (a view, valid until the next frame).
@@ -42,6 +44,8 @@ class PoseFrame:
     tempo_bpm: float = 120.0
     beat: bool = False
     beat_count: int = 0
+    beat_in_bar: int = 1
+    beats_per_bar: int = 4
     onset: bool = False
     onset_strength: float = 0.0
     root: np.ndarray = field(default_factory=lambda: np.zeros((1, 3), np.float32))
@@ -101,7 +105,14 @@ class OscSink:
         sender.send_all(self.layout.datagrams)
         if frame.beat:
             sender.send(
-                self.events.beat(frame.index, frame.audio_time, frame.tempo_bpm, frame.beat_count)
+                self.events.beat(
+                    frame.index,
+                    frame.audio_time,
+                    frame.tempo_bpm,
+                    frame.beat_count,
+                    frame.beat_in_bar,
+                    frame.beats_per_bar,
+                )
             )
         if frame.onset:
             sender.send(self.events.onset(frame.onset_strength))
