@@ -76,6 +76,7 @@ __all__ = [
     "load_ground_truth",
     "long_run",
     "main",
+    "parse_models",
     "plot_beats",
     "read_style_accuracy",
     "render_dances",
@@ -95,6 +96,7 @@ class Dance:
     parents : (J,) parent indices, -1 for the root.
     music_beats : (B,) beat times (s) of the music, from frame 0.
     audio : (n,) float32 music at ``SAMPLE_RATE`` from frame 0, where loaded.
+    start_s : time of frame 0 in the song's audio file (s); 0 for a render.
     """
 
     song: str
@@ -104,6 +106,7 @@ class Dance:
     parents: tuple[int, ...]
     music_beats: np.ndarray
     audio: np.ndarray | None = None
+    start_s: float = 0.0
 
     @property
     def root(self) -> int:
@@ -134,6 +137,7 @@ class Dance:
             tuple(parents),
             self.music_beats,
             self.audio,
+            self.start_s,
         )
 
     def foot_joints(self) -> list[int]:
@@ -179,7 +183,16 @@ def load_ground_truth(
             audio, _ = dance_audio(Path(data_dir) / name, len(joints), start_s, FPS)
             beats = track(audio).beat_times
         out.append(
-            Dance(name, joints, float(FPS), tuple(sk.JOINT_NAMES), tuple(sk.PARENTS), beats, audio)
+            Dance(
+                name,
+                joints,
+                float(FPS),
+                tuple(sk.JOINT_NAMES),
+                tuple(sk.PARENTS),
+                beats,
+                audio,
+                start_s,
+            )
         )
     return out
 
@@ -539,7 +552,9 @@ def format_table(results: dict[str, dict[str, float | None]], style_accuracy: fl
 
 
 # -- main ------------------------------------------------------------------------------------------
-def _parse_models(items: Sequence[str]) -> dict[str, Path | None]:
+def parse_models(items: Sequence[str]) -> dict[str, Path | None]:
+    """The systems of repeated ``--model NAME=PATH`` options; none: the shipped model as
+    ``dancenet_gmm`` (path None). LivedanceError or ModelError naming a bad item."""
     models: dict[str, Path | None] = {}
     for item in items:
         name, sep, path = item.partition("=")
@@ -615,7 +630,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if not Path(args.data).is_dir():
         raise FileNotFoundError(f"dance data not found at {args.data} (--data)")
-    models = _parse_models(args.model)
+    models = parse_models(args.model)
     split = load_split(args.split)
     hop_s = args.window if args.window_hop is None else args.window_hop
     scale = mm.body_scale(sk.JOINT_NAMES, sk.PARENTS, np.asarray(sk.REST_OFFSETS))
