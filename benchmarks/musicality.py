@@ -124,7 +124,7 @@ def score(d: q.Dance, beats: np.ndarray, skip_s: float) -> dict[str, Any]:
     -------
     ``lock`` (see :func:`locks`), ``foot_strikes`` and ``kinematic_beats`` (r, phase, null,
     chance, n), ``bas`` and ``bas_shifted``, ``beat_period_s``, ``period_s`` (joint speed) and
-    ``foot_period_s`` (toe speed), ``beats`` used.
+    ``foot_period_s`` (toe speed), ``strikes_per_beat`` (both feet), ``beats`` used.
     """
     dur = len(d.joints) / d.fps
     b = np.asarray(beats, np.float64)
@@ -145,6 +145,7 @@ def score(d: q.Dance, beats: np.ndarray, skip_s: float) -> dict[str, Any]:
     feet = d.joints[first:, d.foot_joints()]
     toe_speed = np.linalg.norm(np.diff(feet, axis=0), axis=-1).mean(-1) * d.fps
     out["beat_period_s"] = float(np.median(np.diff(b)))
+    out["strikes_per_beat"] = float(np.sum((strikes >= b[0]) & (strikes < b[-1])) / (len(b) - 1))
     out["period_s"] = bl.dominant_period(mm.mean_joint_speed(d.joints[first:], d.fps), d.fps)
     out["foot_period_s"] = bl.dominant_period(toe_speed, d.fps)
     return out
@@ -379,7 +380,7 @@ def format_report(doc: dict[str, Any]) -> str:
     head = (
         f"{'system':<14}{'strikes R':>10}{'null':>7}{'chance':>7}{'phase':>7}"
         f"{'kbeats R':>10}{'null':>7}{'chance':>7}{'phase':>7}{'BAS':>7}{'shifted':>8}"
-        f"{'period/beat':>12}"
+        f"{'period/beat':>12}{'steps/beat':>11}"
     )
     lines += ["", head, "-" * len(head)]
     for name, r in s["systems"].items():
@@ -391,7 +392,7 @@ def format_report(doc: dict[str, Any]) -> str:
         )
         lines.append(
             f"{name:<14}{ev}{_f(m['bas']):>7}{_f(m['bas_shifted']):>8}"
-            f"{_f(m['period_s'] / m['beat_period_s'], 2):>12}"
+            f"{_f(m['period_s'] / m['beat_period_s'], 2):>12}{_f(m['strikes_per_beat'], 2):>11}"
         )
     lines += ["", "joint speed bar lock / null (best bar length) per song:"]
     for name, r in s["systems"].items():
@@ -409,6 +410,7 @@ def format_report(doc: dict[str, Any]) -> str:
             head = (
                 f"{'clip':<20}{'bar':>7}{'null':>7}{'lock':>6}{'beat':>7}{'null':>7}"
                 f"{'BAS':>7}{'shifted':>8}{'beat s':>8}{'period s':>9}{'foot s':>8}"
+                f"{'steps/beat':>11}"
             )
             lines += [head, "-" * len(head)]
             for clip, x in r["per_clip"].items():
@@ -418,6 +420,7 @@ def format_report(doc: dict[str, Any]) -> str:
                     f"{'yes' if x['locks'] else 'no':>6}{_f(js['beat']):>7}{_f(js['beat_null']):>7}"
                     f"{_f(x['bas']):>7}{_f(x['bas_shifted']):>8}{_f(x['beat_period_s']):>8}"
                     f"{_f(x['period_s']):>9}{_f(x['foot_period_s']):>8}"
+                    f"{_f(x['strikes_per_beat'], 2):>11}"
                 )
     lines += ["", "checks:"]
     for name, c in doc["checks"].items():
@@ -433,7 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME=PATH",
-        help="a system's ONNX step model or .pt LSTM checkpoint; default: the shipped model",
+        help="a system's ONNX step model or .pt LSTM checkpoint; "
+        "default: the shipped model and benchmarks/models/*",
     )
     ap.add_argument("--data", type=Path, default=q.DEFAULT_DATA, help="the tang2018 folder")
     ap.add_argument("--split", type=Path, default=q.DEFAULT_SPLIT)

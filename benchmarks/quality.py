@@ -62,11 +62,15 @@ log = logging.getLogger(__name__)
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_SPLIT = ROOT_DIR / "training" / "split.json"
+ABLATIONS = ROOT_DIR / "benchmarks" / "models"
+"""Committed ablation models (``<system>.onnx`` or ``<system>.pt``), run by default beside the
+shipped model."""
 SYSTEMS = ("dancenet_gmm", "dancenet_mse", "lstm")
 """System names of the table, in order: the shipped DanceNet (GMM) and the two ablations."""
 METRIC_KEYS = ("fid_k", "fid_g", "div_k", "div_g", "bas", "hit_rate", "foot_skate")
 
 __all__ = [
+    "ABLATIONS",
     "DEFAULT_DATA",
     "METRIC_KEYS",
     "SYSTEMS",
@@ -552,9 +556,13 @@ def format_table(results: dict[str, dict[str, float | None]], style_accuracy: fl
 
 
 # -- main ------------------------------------------------------------------------------------------
-def parse_models(items: Sequence[str]) -> dict[str, Path | None]:
-    """The systems of repeated ``--model NAME=PATH`` options; none: the shipped model as
-    ``dancenet_gmm`` (path None). LivedanceError or ModelError naming a bad item."""
+def parse_models(items: Sequence[str], ablations: Path | None = None) -> dict[str, Path | None]:
+    """The systems of repeated ``--model NAME=PATH`` options.
+
+    With none given: the shipped model as ``dancenet_gmm`` (path None), then every ``.onnx`` or
+    ``.pt`` ablation model committed in ``ablations`` (default :data:`ABLATIONS`), each named by
+    its file stem. LivedanceError or ModelError naming a bad item.
+    """
     models: dict[str, Path | None] = {}
     for item in items:
         name, sep, path = item.partition("=")
@@ -569,6 +577,9 @@ def parse_models(items: Sequence[str]) -> dict[str, Path | None]:
         if not DEFAULT_MODEL.is_file():
             raise ModelError(f"no shipped model at {DEFAULT_MODEL}; pass --model NAME=PATH")
         models["dancenet_gmm"] = None
+        folder = ABLATIONS if ablations is None else ablations
+        for p in sorted(folder.glob("*.onnx")) + sorted(folder.glob("*.pt")):
+            models.setdefault(p.stem, p)
     return models
 
 
@@ -581,7 +592,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         metavar="NAME=PATH",
         help=f"a system's ONNX step model, or a .pt checkpoint of the LSTM ablation "
-        f"({', '.join(SYSTEMS)}); default: the shipped model as dancenet_gmm",
+        f"({', '.join(SYSTEMS)}); default: the shipped model as dancenet_gmm and the models "
+        "in benchmarks/models",
     )
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the tang2018 folder")
     ap.add_argument("--split", type=Path, default=DEFAULT_SPLIT)

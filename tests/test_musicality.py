@@ -176,3 +176,20 @@ def test_missing_data_is_a_one_line_error(
     assert mu.main(["--data", str(tmp_path / "nothing"), "--no-sweep"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: dance data not found") and "\n" not in err
+
+
+def test_default_systems_are_the_shipped_model_and_the_committed_ablations(tmp_path: Path) -> None:
+    from benchmarks.quality import parse_models
+
+    (tmp_path / "dancenet_mse.onnx").write_bytes(b"x")
+    (tmp_path / "lstm.pt").write_bytes(b"x")
+    (tmp_path / "notes.md").write_text("not a model")
+    got = parse_models([], tmp_path)
+    assert got == {
+        "dancenet_gmm": None,
+        "dancenet_mse": tmp_path / "dancenet_mse.onnx",
+        "lstm": tmp_path / "lstm.pt",
+    }
+    assert parse_models([f"only={tmp_path / 'lstm.pt'}"], tmp_path) == {
+        "only": tmp_path / "lstm.pt"
+    }
