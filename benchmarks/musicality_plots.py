@@ -90,15 +90,21 @@ def plot_folds(
             ax.set_xlim(0, length)
             ax.set_xticks(range(length + 1))
             ax.set_title(
-                f"{name} {song[6:]}: lock {true.eta2:.2f} (null {null:.2f})", fontsize=8, loc="left"
+                f"{name} {song[6:]}, {length}-beat bar: {true.eta2:.2f} (null {null:.2f})",
+                fontsize=8,
+                loc="left",
             )
             if j == 0:
                 ax.set_ylabel("joint speed (z)", fontsize=8)
             if i == len(songs) - 1:
-                ax.set_xlabel(f"phase in the bar (beats, {length}-beat bar)", fontsize=8)
+                ax.set_xlabel("phase in the bar (beats)", fontsize=8)
             ax.tick_params(labelsize=7)
     axes[0, 0].legend(fontsize=7, loc="upper right")
-    fig.suptitle("Mean joint speed folded over the bar: ground truth beside the model", fontsize=10)
+    fig.suptitle(
+        "Mean joint speed folded over the bar (reference beats), ground truth beside each system;"
+        "\ntitles: eta² (null grid's) at the bar length that locks ground truth best",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -135,12 +141,12 @@ def plot_sweep(path: Path, sweep: dict[str, Any]) -> Path:
                 top.plot(bpm, null, ls, marker=mk, color="0.7", ms=3, lw=0.8)
                 bottom.plot(bpm, period, ls, marker=mk, color=c, label=f"{name}, {arr}")
         grid = np.linspace(65, 155, 50)
-        for k, lab in ((0.5, "1/2 beat"), (1.0, "1 beat"), (2.0, "2 beats"), (3.0, "3 beats")):
+        for k, lab in ((0.5, "1/2"), (1.0, "1 beat"), (2.0, "2"), (3.0, "3"), (4.0, "4 beats")):
             bottom.plot(grid, k * 60.0 / grid, color="0.8", lw=0.8, zorder=0)
             bottom.text(grid[-1], k * 60.0 / grid[-1], lab, fontsize=7, color="0.5", va="center")
         top.set_title(style, fontsize=10)
         top.set_ylim(0, None)
-        bottom.set_ylim(0, 2.6)
+        bottom.set_ylim(0, 3.0)
         bottom.set_xlabel("tempo (BPM)", fontsize=8)
         if j == 0:
             top.set_ylabel(
