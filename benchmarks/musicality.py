@@ -15,8 +15,8 @@ Definitions of every figure and its control: :mod:`benchmarks.beat_lock` and
   to the same window through the live path (:func:`benchmarks.quality.render_dances`: its own
   tracker drives it), in the song's style. Both are scored against the reference beats from
   ``--skip`` seconds (8 s, while a live tracker locks) to the end of the dance.
-- **Demo music**: :func:`livedance.synth.compose` of each style at its own tempo, ``--seconds``
-  long, scored against its known beats from ``--skip`` on.
+- **Demo music**: :func:`livedance.audio.synth.compose` of each style at its own tempo,
+  ``--seconds`` long, scored against its known beats from ``--skip`` on.
 - **Tempo sweep**: the same synthesizer for every style at each tempo of ``--tempos``, drums only
   (kick, snare, hi-hat) and the full arrangement, scored likewise. A point *locks* when its bar
   lock of the mean joint speed is at least 2 x its null + 0.05.
@@ -29,7 +29,7 @@ Definitions of every figure and its control: :mod:`benchmarks.beat_lock` and
   BAS against the beats and against the half-shifted beats; the dominant period of the joint
   speed and of the toe speed against the beat period. Songs are scored one by one and the
   figures averaged over songs.
-- Renders are cached under ``--cache`` by (model file hash, audio hash, style, seed,
+- Renders are cached under ``--cache`` by (code hash, model file hash, audio hash, style, seed,
   temperature), so re-running costs only the scoring.
 
 ``--quick``: tempos 70, 110, 150, clips of 30 s, songs cut to their first 60 s: for choosing
@@ -39,6 +39,7 @@ checkpoints on the validation songs. Score the test songs once, afterwards, in f
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import logging
@@ -65,7 +66,7 @@ TEMPOS = (70.0, 85.0, 100.0, 115.0, 130.0, 150.0)
 QUICK_TEMPOS = (70.0, 110.0, 150.0)
 DRUMS = ("kick", "snare", "hihat")
 ARRANGEMENTS = {"drums": DRUMS, "full": None}
-"""Sweep arrangements: instrument subsets of :func:`livedance.synth.compose` (None: all)."""
+"""Sweep arrangements: instrument subsets of :func:`livedance.audio.synth.compose` (None: all)."""
 STRIKE_SPEED = 0.3
 """A toe slower than this horizontally (m/s) is planted, at any height: a model's floor may sit
 a few cm off, and ballroom dancers step onto the ball of the foot. Chosen on the validation songs,
@@ -184,6 +185,21 @@ def _hash_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+@functools.cache
+def code_hash() -> str:
+    """Hash of the code a render runs (``livedance/**/*.py`` and the benchmark's render path):
+    a render cached by older code is not reused."""
+    h = hashlib.sha256()
+    files = sorted((q.ROOT_DIR / "livedance").rglob("*.py")) + [
+        q.ROOT_DIR / "benchmarks" / "quality.py",
+        q.ROOT_DIR / "benchmarks" / "torch_render.py",
+    ]
+    for f in files:
+        if f.is_file():
+            h.update(f.relative_to(q.ROOT_DIR).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def render_cached(
     model: Path,
     name: str,
@@ -194,10 +210,11 @@ def render_cached(
     cache: Path | None,
 ) -> q.Dance:
     """:func:`benchmarks.quality.render_dances` of one clip, read from ``cache`` when rendered
-    before by the same model file, audio, style, seed and temperature."""
+    before by the same code (:func:`code_hash`), model file, audio, style, seed and temperature."""
     key = hashlib.sha256(
         "|".join(
             [
+                code_hash(),
                 _hash_file(model),
                 hashlib.sha256(audio.tobytes()).hexdigest(),
                 style,
@@ -249,7 +266,7 @@ def synth_clips(
 ) -> list[tuple[str, str, float, str, np.ndarray, np.ndarray]]:
     """Synthesized clips: (name, style, bpm, arrangement, audio, beats s) for every combination;
     a tempo of None is the style's own."""
-    from livedance.synth import STYLE_DEFAULTS, compose
+    from livedance.audio.synth import STYLE_DEFAULTS, compose
 
     out = []
     for style in styles:
@@ -468,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from livedance.step import DEFAULT_MODEL
+    from livedance.model.step import DEFAULT_MODEL
 
     if not Path(args.data).is_dir():
         raise FileNotFoundError(f"dance data not found at {args.data} (--data)")
@@ -494,6 +511,7 @@ def _run(args: argparse.Namespace) -> int:
                 "song_s": args.song_seconds,
                 "models": {k: str(v) for k, v in models.items()},
                 "model_sha256_16": {k: _hash_file(v) for k, v in models.items()},
+                "code_sha256_16": code_hash(),
             },
             "songs": songs,
             "demo": _score_synth(args, models, demo, bar),

@@ -153,8 +153,8 @@ def test_summarise_averages_over_clips() -> None:
 
 
 def test_render_cache_returns_the_same_dance(tmp_path: Path) -> None:
-    from livedance.step import DEFAULT_MODEL
-    from livedance.synth import compose
+    from livedance.audio.synth import compose
+    from livedance.model.step import DEFAULT_MODEL
 
     if not DEFAULT_MODEL.is_file():
         pytest.skip(f"no shipped model at {DEFAULT_MODEL}")
