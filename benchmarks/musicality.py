@@ -15,7 +15,7 @@ Definitions of every figure and its control: :mod:`benchmarks.beat_lock` and
   to the same window through the live path (:func:`benchmarks.quality.render_dances`: its own
   tracker drives it), in the song's style. Both are scored against the reference beats from
   ``--skip`` seconds (8 s, while a live tracker locks) to the end of the dance.
-- **Demo music**: :func:`livedance.audio.synth.compose` of each style at its own tempo,
+- **Demo music**: :func:`livedance.audio.arrange.compose` of each style at its own tempo,
   ``--seconds`` long, scored against its known beats from ``--skip`` on.
 - **Tempo sweep**: the same synthesizer for every style at each tempo of ``--tempos``, drums only
   (kick, snare, hi-hat) and the full arrangement, scored likewise. A point *locks* when its bar
@@ -66,7 +66,7 @@ TEMPOS = (70.0, 85.0, 100.0, 115.0, 130.0, 150.0)
 QUICK_TEMPOS = (70.0, 110.0, 150.0)
 DRUMS = ("kick", "snare", "hihat")
 ARRANGEMENTS = {"drums": DRUMS, "full": None}
-"""Sweep arrangements: instrument subsets of :func:`livedance.audio.synth.compose` (None: all)."""
+"""Sweep arrangements: instrument subsets of :func:`livedance.audio.arrange.compose` (None: all)."""
 STRIKE_SPEED = 0.3
 """A toe slower than this horizontally (m/s) is planted, at any height: a model's floor may sit
 a few cm off, and ballroom dancers step onto the ball of the foot. Chosen on the validation songs,
@@ -266,7 +266,7 @@ def synth_clips(
 ) -> list[tuple[str, str, float, str, np.ndarray, np.ndarray]]:
     """Synthesized clips: (name, style, bpm, arrangement, audio, beats s) for every combination;
     a tempo of None is the style's own."""
-    from livedance.audio.synth import STYLE_DEFAULTS, compose
+    from livedance.audio.arrange import STYLE_DEFAULTS, compose
 
     out = []
     for style in styles:
@@ -289,7 +289,7 @@ def _score_songs(
     args: argparse.Namespace, models: dict[str, Path], bar: tqdm
 ) -> tuple[dict[str, Any], dict[str, dict[str, tuple[q.Dance, np.ndarray]]]]:
     """Ground truth and every system on the split's songs: results and the dances scored."""
-    from training.data import song_style
+    from training.data.tang2018 import dance_audio, song_style
 
     names = q.load_split(args.split)[args.songs]
     gts = q.load_ground_truth(args.data, names)
@@ -301,7 +301,7 @@ def _score_songs(
     for name, path in models.items():
         dances[name] = {}
         for d in gts:
-            audio = q.song_audio(args.data / d.song, len(d.joints), d.start_s)
+            audio, _ = dance_audio(args.data / d.song, len(d.joints), d.start_s)
             r = render_cached(
                 path, d.song, song_style(d.song), audio, args.seed, args.temperature, args.cache
             )

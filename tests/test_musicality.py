@@ -153,7 +153,7 @@ def test_summarise_averages_over_clips() -> None:
 
 
 def test_render_cache_returns_the_same_dance(tmp_path: Path) -> None:
-    from livedance.audio.synth import compose
+    from livedance.audio.arrange import compose
     from livedance.model.step import DEFAULT_MODEL
 
     if not DEFAULT_MODEL.is_file():
