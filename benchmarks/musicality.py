@@ -250,14 +250,6 @@ def render_cached(
     return d
 
 
-def reference_beats(data: Path, song: str, start_s: float) -> np.ndarray:
-    """madmom's offline beats of a song (s), moved to its dance window (frame 0 at ``start_s``)."""
-    path = Path(data) / song / "beats_madmom.txt"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no reference beats")
-    return np.loadtxt(path, ndmin=1) - start_s
-
-
 def synth_clips(
     styles: Sequence[str],
     tempos: Sequence[float | None],
@@ -289,7 +281,7 @@ def _score_songs(
     args: argparse.Namespace, models: dict[str, Path], bar: tqdm
 ) -> tuple[dict[str, Any], dict[str, dict[str, tuple[q.Dance, np.ndarray]]]]:
     """Ground truth and every system on the split's songs: results and the dances scored."""
-    from training.data.tang2018 import dance_audio, song_style
+    from training.data.tang2018 import dance_audio, read_reference_beats, song_style
 
     names = q.load_split(args.split)[args.songs]
     gts = q.load_ground_truth(args.data, names)
@@ -297,7 +289,8 @@ def _score_songs(
     for d in gts:
         if args.song_seconds is not None:
             d.joints = d.joints[: int((args.skip + args.song_seconds) * d.fps)]
-        dances["ground_truth"][d.song] = (d, reference_beats(args.data, d.song, d.start_s))
+        beats = read_reference_beats(args.data / d.song) - d.start_s  # to the dance's frame 0
+        dances["ground_truth"][d.song] = (d, beats)
     for name, path in models.items():
         dances[name] = {}
         for d in gts:

@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from livedance.audio.file import load_audio
-from training.data.tang2018 import DEFAULT_DATA, list_songs, song_style
+from training.data.tang2018 import (
+    DEFAULT_DATA,
+    REFERENCE_BEATS,
+    list_songs,
+    read_reference_beats,
+    song_style,
+)
 
 SPLIT_PATH = Path(__file__).with_name("beat_split.json")
 BEATS_PER_BAR = {"waltz": 3, "rumba": 4, "chacha": 4, "tango": 4}
@@ -57,7 +63,7 @@ class Song:
 
 def _folders(data: Path) -> list[Path]:
     return sorted(
-        (p for p in list_songs(data) if (p / "beats_madmom.txt").is_file()),
+        (p for p in list_songs(data) if (p / REFERENCE_BEATS).is_file()),
         key=lambda p: (p.name.split("_")[1], int(p.name.split("_")[2])),
     )
 
@@ -81,12 +87,10 @@ def songs(half: str = "tune", data: Path = DEFAULT_DATA) -> list[Song]:
     out = []
     for name in names:
         folder = data / name
-        ref = folder / "beats_madmom.txt"
-        if not ref.is_file():
+        if not (folder / REFERENCE_BEATS).is_file():
             continue
         s = song_style(name)
-        beats = np.atleast_1d(np.loadtxt(ref, dtype=np.float64))
-        out.append(Song(name, s, BEATS_PER_BAR[s], folder, beats))
+        out.append(Song(name, s, BEATS_PER_BAR[s], folder, read_reference_beats(folder)))
     return out
 
 

@@ -7,7 +7,8 @@ root plus the root path ``center``) and ``config.json`` (the danced window of th
 
 Read songs through here: :func:`list_songs`, :func:`song_style`, :func:`load_song_joints` (as
 stored), :func:`load_motion` (levelled, resampled to a frame rate, with where it starts in the
-audio) and :func:`dance_audio` (the audio the dance is danced to, from its first frame).
+audio), :func:`dance_audio` (the audio the dance is danced to, from its first frame) and
+:func:`read_reference_beats` (madmom's offline beats, for measuring only).
 """
 
 from __future__ import annotations
@@ -58,6 +59,20 @@ def list_songs(data_dir: Path) -> list[Path]:
         for p in data_dir.glob("DANCE_*")
         if all((p / f).is_file() for f in ("audio.mp3", "skeletons.json", "config.json"))
     )
+
+
+REFERENCE_BEATS = "beats_madmom.txt"
+"""Beat times (s from the start of ``audio.mp3``) beside each song, from madmom's offline RNN + DBN
+tracker: a reference for measuring, not ground truth, and never a training input."""
+
+
+def read_reference_beats(song_dir: Path) -> np.ndarray:
+    """madmom's offline beat times of a song, (B,) s from the start of its ``audio.mp3``;
+    FileNotFoundError naming the file where it is missing."""
+    path = Path(song_dir) / REFERENCE_BEATS
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no reference beats")
+    return np.atleast_1d(np.loadtxt(path, dtype=np.float64))
 
 
 def read_window(song_dir: Path) -> tuple[int, int]:
