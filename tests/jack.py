@@ -10,6 +10,11 @@ Usage::
 
 Each server gets its own name, so tests in parallel processes never share one. Everything started
 here is stopped on the way out, whatever happens.
+
+The tools come from Debian's jackd2 (jackd, jack_lsp, jack_connect, jack_transport) and
+jack-tools (jack-play). Where one is missing the test is skipped, except in CI
+(``LIVEDANCE_CI=1``, set by ``.ci/run``), where a missing part fails the test instead: CI must
+run these tests, not report them skipped.
 """
 
 from __future__ import annotations
@@ -20,11 +25,31 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
 START_TIMEOUT = 10.0
+
+
+def in_ci() -> bool:
+    """True under CI (``LIVEDANCE_CI=1``): a missing real part is a failure there, not a skip."""
+    return os.environ.get("LIVEDANCE_CI") == "1"
+
+
+def unavailable(reason: str) -> None:
+    """Skip the calling test because a real part is missing, or fail it under CI."""
+    if in_ci():
+        pytest.fail(f"{reason}; CI must run this test (see .ci/run)", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_tool(tool: str, package: str) -> None:
+    """Skip (fail under CI) unless ``tool`` is on PATH; ``package`` is the apt package with it."""
+    if shutil.which(tool) is None:
+        unavailable(f"{tool} not installed (apt-get install {package})")
 
 
 def _reinit_portaudio() -> None:
@@ -85,11 +110,11 @@ def _stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
 def jack_server(rate: int = 48000, period: int = 512) -> Iterator[str]:
     """Run ``jackd --no-realtime -d dummy`` and point PortAudio at it; yields the server name.
 
-    Skips the calling test when jackd or its tools are not installed or the server will not start.
+    Skips the calling test (fails it under CI) when jackd or its tools are not installed or the
+    server will not start.
     """
     for tool in ("jackd", "jack_lsp", "jack_connect"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} not installed (apt jackd2)")
+        require_tool(tool, "jackd2")
     server = f"livedance-test-{os.getpid()}"
     # -S: the server waits for every client each cycle, so a client delayed by machine load
     # (a Python callback waits for the GIL) is late instead of losing its input.
@@ -102,7 +127,7 @@ def jack_server(rate: int = 48000, period: int = 512) -> Iterator[str]:
         while not any(p.startswith("system:") for p in ports(server)):
             if proc.poll() is not None or time.monotonic() > deadline:
                 log = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                pytest.skip(f"jackd did not start: {log.strip().splitlines()[-1:] or '?'}")
+                unavailable(f"jackd did not start: {log.strip().splitlines()[-1:] or '?'}")
             time.sleep(0.05)
         os.environ["JACK_DEFAULT_SERVER"] = server
         _reinit_portaudio()
@@ -122,24 +147,48 @@ def jack_server(rate: int = 48000, period: int = 512) -> Iterator[str]:
             sd._initialize()
 
 
-@contextmanager
-def play_into(
-    destinations: Sequence[str], wav_path: str | Path, server: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Play ``wav_path`` with ``sndfile-jackplay`` into the given JACK input ports.
+@dataclass
+class Player:
+    """A running ``jack-play``: ``proc`` is its process, ``seconds`` the file's length."""
 
-    The player waits until its output is wired to every destination (and unwired from the
-    speakers), so the file's first sample reaches the destinations. Yields the player process;
-    ``proc.wait()`` returns when the file has played.
+    proc: subprocess.Popen[bytes]
+    seconds: float
+    started: float  # time.monotonic() when the transport started rolling
+
+    def done(self) -> bool:
+        """True once the whole file has played (the player itself waits on for the transport)."""
+        return time.monotonic() > self.started + self.seconds + 0.1
+
+
+def _transport(command: str, server: str, check: bool = True) -> None:
+    """``jack_transport`` one command (``play``, ``stop``, ``locate 0``) on ``server``."""
+    env = dict(os.environ, JACK_DEFAULT_SERVER=server)
+    subprocess.run(
+        ["jack_transport"],
+        input=f"{command}\nquit\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=check,
+    )
+
+
+@contextmanager
+def play_into(destinations: Sequence[str], wav_path: str | Path, server: str) -> Iterator[Player]:
+    """Play ``wav_path`` with ``jack-play`` (apt jack-tools) into the given JACK input ports.
+
+    The player runs transport-aware (``-t``): it waits, silent, until its output is wired to
+    every destination, and only then is the transport started, so the file's first sample
+    reaches the destinations. Yields the :class:`Player`.
     """
-    if shutil.which("sndfile-jackplay") is None:
-        pytest.skip("sndfile-jackplay not installed (apt sndfile-programs)")
+    require_tool("jack-play", "jack-tools")
+    require_tool("jack_transport", "jackd2")
     env = dict(os.environ, JACK_DEFAULT_SERVER=server)
     before = set(ports(server))
     proc = subprocess.Popen(
-        ["sndfile-jackplay", "-w", str(wav_path)],
+        ["jack-play", "-t", str(wav_path)],
         env=env,
-        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -147,16 +196,16 @@ def play_into(
         deadline = time.monotonic() + START_TIMEOUT
         while not (outs := sorted(p for p in set(ports(server)) - before if ":out" in p)):
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"sndfile-jackplay did not register its ports ({wav_path})")
+                raise RuntimeError(f"jack-play did not register its ports ({wav_path})")
             time.sleep(0.05)
-        for out in outs:
+        for out in outs:  # jack-play connects nothing itself; keep it that way
             for sys_port in (p for p in ports(server) if p.startswith("system:playback")):
                 disconnect(out, sys_port, server)
         for i, dst in enumerate(destinations):
             connect(outs[i % len(outs)], dst, server)
-        assert proc.stdin is not None
-        proc.stdin.write(b"\n")  # -w: start playing now that the wiring is done
-        proc.stdin.flush()
-        yield proc
+        _transport("locate 0", server)
+        _transport("play", server)
+        yield Player(proc, sf.info(str(wav_path)).duration, time.monotonic())
     finally:
         _stop(proc)
+        _transport("stop", server, check=False)

@@ -51,7 +51,7 @@ def test_mic_on_jack_delivers_clicks_at_their_spacing(tmp_path: Path) -> None:
                     assert info is not None, mic.error
                     got.append(hop.copy())
                     indices.append(info.index)
-                    if player.poll() is not None and len(_onsets(np.concatenate(got))) >= CLICKS:
+                    if player.done() and len(_onsets(np.concatenate(got))) >= CLICKS:
                         break
             counters = mic.counters()
     assert indices == [k * HOP for k in range(len(indices))]  # contiguous sample clock

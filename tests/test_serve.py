@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pythonosc.osc_message import OscMessage
 
 from livedance.audio.arrange import demo_song, demo_song_beats
 from livedance.model.step import DEFAULT_MODEL
-from tests.jack import jack_server, play_into, ports, wait_for_ports
+from tests.jack import jack_server, play_into, ports, require_tool, wait_for_ports
 from tests.model_fixtures import make_random_model
 
 FPS = 60
@@ -49,8 +48,7 @@ def _joint_count(model: Path) -> int:
 
 def test_demo_30_s_reaches_oscdump(model: Path, tmp_path: Path) -> None:
     """>= 99% of 60 x 30 frames, each one parsed by liblo's oscdump (an independent decoder)."""
-    if shutil.which("oscdump") is None:
-        pytest.skip("oscdump not installed (apt liblo-tools)")
+    require_tool("oscdump", "liblo-tools")
     port = _free_udp_port()
     log = tmp_path / "oscdump.txt"
     with log.open("w") as sink:  # a file, not a pipe: a full pipe would stall oscdump
@@ -205,8 +203,7 @@ def test_bad_input_gives_one_line_error(
 def test_a_vanishing_device_ends_with_one_line_and_keeps_what_was_sent(model: Path) -> None:
     """The JACK server (the sound card) dies mid-stream: frames so far were streamed, then one
     line says what happened, and the process exits instead of hanging in PortAudio."""
-    if shutil.which("jackd") is None:
-        pytest.skip("jackd not installed (apt jackd2)")
+    require_tool("jackd", "jackd2")
     server = f"livedance-vanish-{os.getpid()}"
     jackd = subprocess.Popen(
         ["jackd", "--no-realtime", "-n", server, "-d", "dummy", "-r", "48000", "-p", "512"],
