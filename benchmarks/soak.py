@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import socket
 import subprocess
@@ -39,6 +40,15 @@ def rss_kb(pid: int) -> int | None:
     except OSError:
         return None
     return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system, s) ``pid`` has used, None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Receiver(threading.Thread):
@@ -83,6 +93,8 @@ def soak(seconds: float, warmup: float, extra: list[str]) -> dict[str, Any]:
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     times: list[float] = []
     rss: list[int] = []
+    load: list[float] = []
+    cpu_s = 0.0
     from tqdm import tqdm
 
     with tqdm(total=int(seconds), desc="soak", unit="s", disable=None) as bar:
@@ -91,6 +103,8 @@ def soak(seconds: float, warmup: float, extra: list[str]) -> dict[str, Any]:
             if kb is not None:
                 times.append(time.monotonic() - t0)
                 rss.append(kb)
+                load.append(os.getloadavg()[0])
+                cpu_s = cpu_seconds(proc.pid) or cpu_s
             bar.update(min(int(time.monotonic() - t0), int(seconds)) - bar.n)
             time.sleep(1.0)
     err = proc.stderr.read() if proc.stderr else ""
@@ -122,7 +136,11 @@ def soak(seconds: float, warmup: float, extra: list[str]) -> dict[str, Any]:
         "rss_slope_kb_per_min": slope,
         "rss_samples": len(rss),
         "flat": bool(np.ptp(kb_arr[after]) <= RSS_GOAL_KB),
+        "server_cpu_percent": 100.0 * cpu_s / max(times[-1], 1e-9),
+        "machine_load_mean": float(np.mean(load)),
+        "machine_cores": os.cpu_count(),
         "summary": err.strip().splitlines()[-1],
+        "rss_series": {"t_s": [round(x, 2) for x in times], "rss_kb": rss},
     }
 
 
@@ -142,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{r['warmup_s']:g} s warm-up, then {r['rss_min_mb']:.2f}-{r['rss_max_mb']:.2f} MB "
         f"(range {r['rss_range_kb']:.0f} kB, trend {r['rss_slope_kb_per_min']:+.1f} kB/min, "
         f"{r['rss_samples']} samples): {'flat' if r['flat'] else 'NOT flat'} within 1 MB\n"
-        f"server: {r['summary']}"
+        f"server: {r['summary']}\n"
+        f"the server used {r['server_cpu_percent']:.1f} % of a core; machine load "
+        f"{r['machine_load_mean']:.1f} on {r['machine_cores']} cores (mean of the 1-min average)"
     )
     if args.json:
         args.json.write_text(json.dumps(r, indent=2) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import struct
@@ -83,9 +84,16 @@ def test_style_weights_refuse_bad_input_in_one_line(style: object) -> None:
     assert "\n" not in str(info.value)
 
 
-def test_controls_clamp_count_changes_and_reset_requests() -> None:
-    controls = Controls(STYLES, style="tango", temperature=5.0, energy=-1.0, seed=7)
+def test_controls_refuse_out_of_range_count_changes_and_reset_requests() -> None:
+    for bad in ({"temperature": 5.0}, {"energy": -1.0}, {"energy": 2.5}):
+        with pytest.raises(ControlError, match="out of range") as info:
+            Controls(STYLES, **bad)  # type: ignore[arg-type]
+        assert info.value.kind == "out of range"
+    controls = Controls(STYLES, style="tango", temperature=2.0, energy=0.0, seed=7)
     assert (controls.temperature, controls.energy, controls.seed) == (2.0, 0.0, 7)
+    with pytest.raises(ControlError, match="energy -5 is out of range 0..2"):
+        controls.set_energy(-5.0)  # refused, not clamped to 0 (that froze the dancer)
+    assert controls.energy == 0.0
     np.testing.assert_array_equal(controls.style_weights, [0, 0, 0, 1])
     changes = controls.changes
     old = controls.style_weights
@@ -115,7 +123,7 @@ def test_control_port_driven_by_oscsend() -> None:
         port = str(server.port)
         commands = [
             ["/livedance/temperature", "f", "0.5"],
-            ["/livedance/energy", "f", "3.5"],  # clamped to 2
+            ["/livedance/energy", "f", "3.5"],  # out of range: refused, not clamped
             ["/livedance/seed", "i", "1234"],
             ["/livedance/style", "s", "rumba"],
             ["/livedance/reset"],
@@ -129,11 +137,15 @@ def test_control_port_driven_by_oscsend() -> None:
             if n == 4:
                 np.testing.assert_array_equal(controls.style_weights, [0, 1, 0, 0])
         assert controls.temperature == 0.5
-        assert controls.energy == 2.0
+        assert controls.energy == 1.0
         assert controls.seed == 1234
         assert controls.reset_requests == 1
         np.testing.assert_allclose(controls.style_weights, [0.25, 0, 0, 0.75])
-        assert (server.accepted, server.ignored, server.clamped) == (6, 2, 1)
+        assert (server.accepted, server.ignored) == (5, 3)
+        assert server.refused == {"out of range": 1, "wrong arguments": 1, "unknown address": 1}
+        assert server.summary() == (
+            "accepted 5, refused 3 (out of range 1, wrong arguments 1, unknown address 1)"
+        )
 
 
 def test_control_port_accepts_every_documented_form(
@@ -209,6 +221,8 @@ def test_control_port_ignores_and_counts_hostile_packets(
         client.send(p)
         _wait_for(server, n)  # one at a time: a burst could overflow the socket's receive buffer
     assert (server.accepted, server.ignored) == (0, len(hostile))
+    assert sum(server.refused.values()) == len(hostile)
+    assert server.refused["unknown style"] == 1 and server.refused["unknown address"] == 2
     assert server._thread.is_alive()
     after = (controls.temperature, controls.energy, controls.seed)
     assert after == before[:3] and controls.reset_requests == 0
@@ -222,6 +236,24 @@ def test_control_port_ignores_and_counts_hostile_packets(
     client.send(_nested(_msg("/livedance/seed", (5, "i")), 3))  # modest nesting is fine
     _wait_for(server, len(hostile) + 3)
     assert controls.seed == 5
+
+
+def test_each_refusal_is_logged_with_its_reason(
+    served: tuple[Controls, ControlServer, socket.socket], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first refusal of a reason is a warning, every one is at info level (--verbose)."""
+    controls, server, client = served
+    caplog.set_level(logging.INFO, logger="livedance")
+    for value in (-5.0, 99.0):
+        client.send(_msg("/livedance/energy", (value, "f")))
+    client.send(_msg("/livedance/style", ("polka", "s")))
+    _wait_for(server, 3)
+    records = [(r.levelno, r.getMessage()) for r in caplog.records if "refused" in r.getMessage()]
+    assert [level for level, _ in records] == [logging.WARNING, logging.INFO, logging.WARNING]
+    assert "/livedance/energy [-5.0]: energy -5 is out of range 0..2" in records[0][1]
+    assert "energy 99 is out of range" in records[1][1]
+    assert "unknown style 'polka'; choose one of waltz" in records[2][1]
+    assert controls.energy == 1.0 and server.refused == {"out of range": 2, "unknown style": 1}
 
 
 def test_port_in_use_is_one_line_osc_error() -> None:
