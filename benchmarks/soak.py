@@ -63,6 +63,7 @@ class Receiver(threading.Thread):
         self.port: int = self.sock.getsockname()[1]
         self.poses = 0
         self.first_s: float | None = None
+        self.last_s: float | None = None
         self._halt = threading.Event()
         self._t0 = time.monotonic()
 
@@ -74,8 +75,9 @@ class Receiver(threading.Thread):
                 continue
             if data.startswith(b"/livedance/pose\x00"):
                 self.poses += 1
+                self.last_s = time.monotonic() - self._t0
                 if self.first_s is None:
-                    self.first_s = time.monotonic() - self._t0
+                    self.first_s = self.last_s
 
     def stop(self) -> None:
         self._halt.set()
@@ -83,11 +85,13 @@ class Receiver(threading.Thread):
         self.sock.close()
 
 
-def soak(seconds: float, warmup: float, extra: list[str]) -> dict[str, Any]:
-    """Run the server for ``seconds`` of audio; returns the measurements (see the module doc)."""
+def soak(seconds: float, warmup: float, extra: list[str], nice: int = 0) -> dict[str, Any]:
+    """Run the server for ``seconds`` of audio (at niceness ``nice``); returns the measurements
+    (see the module doc)."""
     rx = Receiver()
     rx.start()
-    cmd = [sys.executable, "-m", "livedance", "serve", "--input", "demo", "--quiet"]
+    cmd = ["nice", "-n", str(nice)] if nice else []
+    cmd += [sys.executable, "-m", "livedance", "serve", "--input", "demo", "--quiet"]
     cmd += ["--duration", f"{seconds:g}", "--osc", f"127.0.0.1:{rx.port}", *extra]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
@@ -115,12 +119,14 @@ def soak(seconds: float, warmup: float, extra: list[str]) -> dict[str, Any]:
     frames, dropped, late = (int(g) for g in match.groups())
     t = np.array(times)
     kb_arr = np.array(rss, np.float64)
-    after = t >= warmup
+    # from the warm-up to the last pose: the samples after it see the process shutting down
+    after = (t >= warmup) & (t <= (rx.last_s or 0.0))
     if after.sum() < 2:
         raise SystemExit(f"too few RSS samples after the {warmup:g} s warm-up")
     slope = float(np.polyfit(t[after] / 60.0, kb_arr[after], 1)[0])
     return {
         "seconds": seconds,
+        "nice": nice,
         "warmup_s": warmup,
         "frames": frames,
         "expected_frames": int(seconds * FPS),
@@ -149,9 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=600.0, help="audio to serve (s)")
     parser.add_argument("--warmup", type=float, default=60.0, help="RSS ignored before this (s)")
     parser.add_argument("--json", type=Path, help="write the numbers here too")
+    parser.add_argument(
+        "--nice", type=int, default=0, help="run the server at this niceness (< 0 needs root)"
+    )
     parser.add_argument("serve_args", nargs="*", help="more serve options, after --")
     args = parser.parse_args(argv)
-    r = soak(args.seconds, args.warmup, args.serve_args)
+    r = soak(args.seconds, args.warmup, args.serve_args, args.nice)
     print(
         f"{r['seconds']:g} s of demo music: {r['frames']} frames of {r['expected_frames']}, "
         f"received {r['received']}, dropped {r['dropped']}, late {r['late']}; first datagram "
@@ -161,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         f"(range {r['rss_range_kb']:.0f} kB, trend {r['rss_slope_kb_per_min']:+.1f} kB/min, "
         f"{r['rss_samples']} samples): {'flat' if r['flat'] else 'NOT flat'} within 1 MB\n"
         f"server: {r['summary']}\n"
-        f"the server used {r['server_cpu_percent']:.1f} % of a core; machine load "
+        f"the server (nice {r['nice']}) used {r['server_cpu_percent']:.1f} % of a core; "
+        "machine load "
         f"{r['machine_load_mean']:.1f} on {r['machine_cores']} cores (mean of the 1-min average)"
     )
     if args.json:
