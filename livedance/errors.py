@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 
 class LivedanceError(Exception):
     """Base class: a problem with the user's input, device, model or network, said in one line."""
@@ -17,3 +19,8 @@ class ModelError(LivedanceError):
 
 class OscError(LivedanceError):
     """An OSC target or control port cannot be used."""
+
+
+STDERR_LOCK = threading.Lock()
+"""Held while livedance writes a line to stderr, and while a decoder's own chatter on file
+descriptor 2 is silenced (``livedance.audio``): silencing never swallows a livedance line."""

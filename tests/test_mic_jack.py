@@ -82,3 +82,21 @@ def test_play_out_on_a_device_of_another_rate_keeps_the_analysis_exact(tmp_path:
                 assert src._out_stream.samplerate == JACK_RATE
             assert src.error is None
     np.testing.assert_array_equal(np.concatenate(got), load_audio(wav))
+
+
+def test_demo_plays_out_too() -> None:
+    """--play --input demo: the demo song is played on the output device (JACK's rate), and the
+    engine analyses exactly the song."""
+    from livedance.audio.arrange import demo_song
+    from livedance.audio.demo import DemoSource
+
+    song = demo_song("chacha", bpm=120, seconds=2.0, sample_rate=SAMPLE_RATE)
+    with jack_server(JACK_RATE, 512):
+        hop = np.empty(HOP, np.float32)
+        got = []
+        with DemoSource(song=song, loop=False, play=True) as src:
+            assert src._out_stream is not None and src._out_stream.samplerate == JACK_RATE
+            while (info := src.read_hop(hop, timeout=5.0)) is not None:
+                got.append(hop[: info.valid].copy())
+            assert src.error is None
+    np.testing.assert_array_equal(np.concatenate(got), song)

@@ -28,6 +28,8 @@ class DemoSource(PacedSource):
         ``(n,)`` float32 mono at the stream's rate to play instead of synthesizing one.
     stream : StreamFormat
         Rate and hop the reader gets (the model's); the song is made at its rate.
+    play : bool
+        Also play the song through the default output device, as a played file does.
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class DemoSource(PacedSource):
         realtime: bool = True,
         song: np.ndarray | None = None,
         stream: StreamFormat = DEFAULT_STREAM,
+        play: bool = False,
     ) -> None:
         if song is None:
             from livedance.audio.arrange import demo_song
@@ -50,7 +53,7 @@ class DemoSource(PacedSource):
         self.name = f"demo song ({style})"
         self.loop = loop
         self._pos = 0
-        super().__init__(stream.sample_rate, realtime, stream=stream)
+        super().__init__(stream.sample_rate, realtime, stream=stream, play=play)
 
     def _next_block(self, out: np.ndarray) -> int:
         song = self.song

@@ -29,6 +29,15 @@ def sounddevice_module() -> Any:
     return sd
 
 
+def output_rate(what: str) -> int:
+    """The default output device's rate (Hz), or AudioError: ``what`` cannot be played."""
+    sd = sounddevice_module()
+    try:
+        return int(sd.query_devices(kind="output")["default_samplerate"])
+    except Exception as e:
+        raise AudioError(f"cannot play {what}: no output device ({e})") from e
+
+
 def list_devices() -> str:
     """All audio devices, one a line; inputs marked ``in``, the default input and output ``*``."""
     sd = sounddevice_module()

@@ -2,22 +2,26 @@
 
 :class:`AudioSource` owns a :class:`~livedance.audio.ring.RingBuffer` and its lifecycle (start,
 stop, the counters); :class:`PacedSource` feeds the ring like a sound card would, from a thread
-at real time or on demand when offline. A new input derives from one of them (see
-``docs/architecture.md``).
+at real time, from the output device's callback when played aloud, or on demand when offline. A
+new input derives from one of them (see ``docs/architecture.md``).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
+from livedance.audio.resample import Resampler
 from livedance.audio.ring import DEFAULT_TIMEOUT, HopInfo, RingBuffer
 from livedance.config import DEFAULT_STREAM, StreamFormat
 from livedance.errors import AudioError, LivedanceError
+
+log = logging.getLogger(__name__)
 
 FILE_BLOCK = 256
 """Frames per block a paced file or demo delivers, at its own rate (like a sound card period)."""
@@ -179,7 +183,10 @@ class AudioSource:
 
 
 class PacedSource(AudioSource):
-    """Feeds a ring from ``_next_block`` like a sound card would, or on demand when offline."""
+    """Feeds a ring from ``_next_block`` like a sound card would, or on demand when offline.
+
+    With ``play`` the audio is also played through the default output device, whose callback
+    then paces the ring (the listener hears what the engine analyses, in step)."""
 
     def __init__(
         self,
@@ -187,16 +194,19 @@ class PacedSource(AudioSource):
         realtime: bool,
         buffer_seconds: float = 2.0,
         stream: StreamFormat = DEFAULT_STREAM,
+        play: bool = False,
     ) -> None:
         self.rate = rate
-        self.realtime = realtime
-        pull = None if realtime else self._pull
+        self.play = play
+        self.realtime = realtime or play  # the output device's clock paces a played source
+        pull = None if self.realtime else self._pull
         capacity = max(int(buffer_seconds * rate), 8 * FILE_BLOCK)
         ring = RingBuffer(capacity, rate, pull=pull, stream=stream)
         super().__init__(ring)
         self._block = np.zeros(FILE_BLOCK, np.float32)
         self._thread: threading.Thread | None = None
         self._halt = threading.Event()
+        self._out_stream: Any = None
 
     def _next_block(self, out: np.ndarray) -> int:
         """Write the next mono frames at ``rate`` into ``out``; return how many (0 at the end)."""
@@ -213,7 +223,7 @@ class PacedSource(AudioSource):
         else:
             ring.write(self._block[:n], time.perf_counter_ns())
 
-    def _start(self) -> None:
+    def _start_pacing(self) -> None:
         self._halt.clear()
         if self.realtime:
             self._thread = threading.Thread(
@@ -221,11 +231,73 @@ class PacedSource(AudioSource):
             )
             self._thread.start()
 
-    def _stop(self) -> None:
+    def _stop_pacing(self) -> None:
         self._halt.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join()
+
+    def _start(self) -> None:
+        if self.play:
+            self._start_playback()
+        else:
+            self._start_pacing()
+
+    def _start_playback(self) -> None:
+        # imported here: mic.py builds on this module, and only playing needs the device
+        from livedance.audio.mic import output_rate, sounddevice_module
+
+        sd = sounddevice_module()
+        block = self._block
+        ring = self.ring
+        device_rate = output_rate(self.name)
+        # The output runs at the device's own rate (JACK and many interfaces allow no other);
+        # the analysis still gets the file's own samples, in step with what is heard.
+        playback = Resampler(self.rate, device_rate)
+        nothing = np.zeros(0, np.float32)
+
+        def callback(outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+            if status.output_underflow:
+                self.underruns += 1
+            out = outdata[:, 0]
+            written = playback.process_into(nothing, out)  # what the last block left over
+            n = FILE_BLOCK
+            while written < frames and n:
+                try:
+                    n = self._next_block(block)
+                except LivedanceError as e:  # the file broke off: what was played stays
+                    self.error = e
+                    n = 0
+                if n:
+                    ring.write(block[:n], time.perf_counter_ns())
+                    written += playback.process_into(block[:n], out[written:])
+            out[written:] = 0.0
+            if written < frames:
+                ring.close()
+                raise sd.CallbackStop
+
+        try:
+            self._out_stream = sd.OutputStream(
+                samplerate=device_rate,
+                channels=1,
+                dtype="float32",
+                callback=callback,
+            )
+            self._out_stream.start()
+        except Exception as e:
+            self._out_stream = None
+            self._started = False
+            raise AudioError(f"cannot play {self.name} at {device_rate} Hz: {e}") from e
+
+    def _stop(self) -> None:
+        stream, self._out_stream = self._out_stream, None
+        if stream is not None:
+            try:
+                stream.abort()
+                stream.close()
+            except Exception as e:
+                log.debug("close output: %s", e)
+        self._stop_pacing()
 
     def _pace(self) -> None:
         """Deliver block j at t0 + (j + 1) * FILE_BLOCK / rate on the monotonic clock (no drift)."""
