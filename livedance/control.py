@@ -10,13 +10,15 @@ Control addresses (all on the control port, default host 127.0.0.1):
 - ``/livedance/style s`` style name, ``/livedance/style i`` style index, ``/livedance/style f``
   one weight per style (normalised to sum 1); a single integral float with more than one style is
   taken as an index (TouchDesigner sends floats only).
-- ``/livedance/temperature f`` sampling temperature, clamped to [0, 2].
-- ``/livedance/energy f`` motion energy scale, clamped to [0, 2].
+- ``/livedance/temperature f`` sampling temperature, 0 .. 2.
+- ``/livedance/energy f`` motion energy scale, 0 .. 2.
 - ``/livedance/seed i`` random seed, 0 .. 2**32 - 1.
 - ``/livedance/reset`` (no argument, or one non-zero number) restarts the dance state.
 
-Anything else (unknown address, wrong types, NaN, out of range, malformed or hostile packets) is
-ignored and counted; the thread never dies of its input.
+Anything else (unknown address, wrong types, NaN, out of range, an unknown style, malformed or
+hostile packets) is refused, never clamped or guessed at: counted per reason (for the status line),
+the first refusal of each reason logged as a warning and every one at info level (``--verbose``).
+The thread never dies of its input.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import math
 import socket
 import struct
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,10 +49,10 @@ _RESET = PREFIX + "/reset"
 log = logging.getLogger(__name__)
 
 TEMPERATURE_RANGE = (0.0, 2.0)
-"""Accepted sampling temperature; values outside are clamped."""
+"""Accepted sampling temperature; values outside are refused."""
 
 ENERGY_RANGE = (0.0, 2.0)
-"""Accepted energy scale; values outside are clamped."""
+"""Accepted energy scale (0 stands still, 2 doubles the motion); values outside are refused."""
 
 SEED_MAX = 2**32 - 1
 """Largest seed (numpy seeds are unsigned 32-bit words)."""
@@ -59,7 +62,13 @@ MAX_PACKET = 8192
 
 
 class ControlError(LivedanceError, ValueError):
-    """A control value (style, temperature, seed ...) cannot be used."""
+    """A control value (style, temperature, seed ...) cannot be used.
+
+    ``kind`` names the reason in a few words, for counting refusals by reason."""
+
+    def __init__(self, message: str, kind: str = "wrong arguments") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def style_weights(style: str | int | Sequence[float], style_names: Sequence[str]) -> np.ndarray:
@@ -87,11 +96,13 @@ def style_weights(style: str | int | Sequence[float], style_names: Sequence[str]
     weights = np.zeros(n, dtype=np.float32)
     if isinstance(style, str):
         if style not in style_names:
-            raise ControlError(f"unknown style {style!r}; choose one of {', '.join(style_names)}")
+            raise ControlError(
+                f"unknown style {style!r}; choose one of {', '.join(style_names)}", "unknown style"
+            )
         weights[list(style_names).index(style)] = 1.0
     elif isinstance(style, (int, np.integer)) and not isinstance(style, bool):
         if not 0 <= style < n:
-            raise ControlError(f"style index {style} is out of range 0..{n - 1}")
+            raise ControlError(f"style index {style} is out of range 0..{n - 1}", "out of range")
         weights[style] = 1.0
     else:
         values = np.asarray(style, dtype=np.float64).reshape(-1)
@@ -114,7 +125,7 @@ class Controls:
     style : str, int or sequence of float
         Initial style (see ``style_weights``).
     temperature, energy : float
-        Initial values, clamped to their ranges.
+        Initial values, within their ranges (``ControlError`` otherwise).
     seed : int or None
         Initial random seed; None lets the engine pick.
 
@@ -161,24 +172,22 @@ class Controls:
         self.style_weights = style_weights(style, self.style_names)
         self.changes += 1
 
-    def set_temperature(self, value: float) -> bool:
-        """Set the temperature, clamped to [0, 2]; returns True if it was clamped."""
-        self.temperature, clamped = _clamp(value, TEMPERATURE_RANGE, "temperature")
+    def set_temperature(self, value: float) -> None:
+        """Set the temperature, 0 .. 2 (``ControlError`` otherwise: never clamped)."""
+        self.temperature = check_range(value, TEMPERATURE_RANGE, "temperature")
         self.changes += 1
-        return clamped
 
-    def set_energy(self, value: float) -> bool:
-        """Set the energy, clamped to [0, 2]; returns True if it was clamped."""
-        self.energy, clamped = _clamp(value, ENERGY_RANGE, "energy")
+    def set_energy(self, value: float) -> None:
+        """Set the energy, 0 .. 2 (``ControlError`` otherwise: never clamped)."""
+        self.energy = check_range(value, ENERGY_RANGE, "energy")
         self.changes += 1
-        return clamped
 
     def set_seed(self, seed: int) -> None:
         """Set the random seed, 0 .. 2**32 - 1 (``ControlError`` otherwise)."""
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise ControlError(f"seed must be an integer, got {seed!r}")
         if not 0 <= seed <= SEED_MAX:
-            raise ControlError(f"seed {seed} is out of range 0..{SEED_MAX}")
+            raise ControlError(f"seed {seed} is out of range 0..{SEED_MAX}", "out of range")
         self.seed = int(seed)
         self.changes += 1
 
@@ -188,15 +197,18 @@ class Controls:
         self.changes += 1
 
 
-def _clamp(value: float, bounds: tuple[float, float], what: str) -> tuple[float, bool]:
+def check_range(value: float, bounds: tuple[float, float], what: str) -> float:
+    """``value`` as a float if it is a finite number within ``bounds`` (inclusive), else
+    ``ControlError`` saying so in one line."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ControlError(f"{what} must be a number, got {value!r}")
     x = float(value)
     if not math.isfinite(x):
         raise ControlError(f"{what} must be finite, got {x}")
     low, high = bounds
-    clamped = min(max(x, low), high)
-    return clamped, clamped != x
+    if not low <= x <= high:
+        raise ControlError(f"{what} {x:g} is out of range {low:g}..{high:g}", "out of range")
+    return x
 
 
 def _number(arg: Any) -> float | None:
@@ -275,9 +287,12 @@ class ControlServer:
 
     Attributes
     ----------
-    accepted, ignored, clamped : int
-        Messages applied, messages dropped (and why in the log at debug level), applied values
-        that were clamped into range.
+    accepted, ignored : int
+        Messages applied, messages refused.
+    refused : collections.Counter
+        Refused messages by reason ("out of range", "unknown style", "unknown address", "wrong
+        arguments", "malformed", ...). Each refusal is logged with its reason at info level,
+        the first of each reason also as a warning.
 
     Raises
     ------
@@ -298,7 +313,7 @@ class ControlServer:
         self.controls = controls
         self.accepted = 0
         self.ignored = 0
-        self.clamped = 0
+        self.refused: Counter[str] = Counter()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._sock.bind((host, port))
@@ -345,34 +360,49 @@ class ControlServer:
     def handle(self, data: bytes) -> None:
         """Parse one datagram (message or bundle) and apply what it says; never raises."""
         if len(data) > MAX_PACKET:
-            self._ignore(f"oversized packet ({len(data)} bytes)")
+            self._ignore("oversized", f"a {len(data)}-byte packet (at most {MAX_PACKET})")
             return
         if len(data) % 4:
             # OSC packets are whole 4-byte words; python-osc would zero-pad a truncated argument
             # and read a value that was never sent.
-            self._ignore(f"truncated packet ({len(data)} bytes)")
+            self._ignore("malformed", f"a truncated packet ({len(data)} bytes)")
             return
         if data.startswith(b"#bundle") and not _bundle_ok(data, depth=0):
-            self._ignore("malformed bundle")
+            self._ignore("malformed", "a malformed bundle")
             return
         try:
             messages = [timed.message for timed in OscPacket(data).messages]
         except Exception as exc:  # hostile bytes can raise anything from the parser
-            self._ignore(f"malformed packet ({type(exc).__name__})")
+            self._ignore("malformed", f"a malformed packet ({type(exc).__name__})")
             return
         if not messages:
-            self._ignore("empty bundle")
+            self._ignore("malformed", "an empty bundle")
         for message in messages:
             try:
                 if not _well_formed(message):
-                    raise ControlError("malformed message")
+                    raise ControlError("malformed message", "malformed")
                 self._apply(message)
-            except Exception as exc:
-                self._ignore(f"{message.address}: {exc}")
+            except ControlError as exc:
+                self._ignore(exc.kind, f"{message.address} {_args(message)}: {exc}")
+            except Exception as exc:  # nothing a sender does may end the thread
+                self._ignore("malformed", f"{message.address}: {type(exc).__name__}")
 
-    def _ignore(self, why: str) -> None:
+    def _ignore(self, kind: str, why: str) -> None:
         self.ignored += 1
-        log.debug("control message ignored: %s", why)
+        self.refused[kind] += 1
+        if self.refused[kind] == 1:
+            log.warning(
+                "control: refused %s (the status line counts refusals; --verbose shows each)", why
+            )
+        else:
+            log.info("control: refused %s", why)
+
+    def summary(self) -> str:
+        """``"accepted A, refused R (reason n, ...)"`` for status lines."""
+        reasons = ", ".join(f"{kind} {n}" for kind, n in self.refused.most_common())
+        return f"accepted {self.accepted}, refused {self.ignored}" + (
+            f" ({reasons})" if reasons else ""
+        )
 
     def _apply(self, message: OscMessage) -> None:
         address = message.address
@@ -385,7 +415,7 @@ class ControlServer:
             if value is None:
                 raise ControlError("needs one finite number")
             setter = controls.set_temperature if address == _TEMPERATURE else controls.set_energy
-            self.clamped += setter(value)
+            setter(value)
         elif address == _SEED:
             value = _number(args[0]) if len(args) == 1 else None
             if value is None or value != int(value):
@@ -398,7 +428,7 @@ class ControlServer:
             if value != 0.0:  # a button's release (0) is not a request
                 controls.request_reset()
         else:
-            raise ControlError("unknown address")
+            raise ControlError("unknown address", "unknown address")
         self.accepted += 1
 
     def _style_arg(self, args: list[Any]) -> str | int | list[float]:
@@ -414,3 +444,9 @@ class ControlServer:
         if len(values) == 1 and len(names) > 1 and values[0] == int(values[0]):
             return int(values[0])
         return values
+
+
+def _args(message: OscMessage) -> str:
+    """A message's arguments for a log line, shortened: ``[-5.0]``, ``['polka']``."""
+    text = repr(list(message.params))
+    return text if len(text) <= 60 else text[:57] + "..."
