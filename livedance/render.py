@@ -8,16 +8,18 @@ interrupted (Ctrl-C) or whose audio breaks off keeps every frame computed so far
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from livedance.audio.file import FileSource
+from livedance.audio.file import FileSource, warn_bad_samples
 from livedance.config import DEFAULT_TEMPERATURE
 from livedance.control import Controls
 from livedance.engine import Engine
+from livedance.errors import LivedanceError
 from livedance.model.step import DEFAULT_MODEL, DanceStep
 
 
@@ -97,7 +99,9 @@ def run_to_arrays(
         engine.run(duration, on_frame=keep)
     except KeyboardInterrupt:
         complete = False
-    error = engine.source.error
+    source = engine.source
+    error = source.error
+    warn_bad_samples(source.name, source.bad_samples)
     skeleton = engine.model.skeleton
     names = list(skeleton["joint_names"])
     joints = np.stack(frames) if frames else np.zeros((0, len(names), 3), np.float32)
@@ -114,12 +118,63 @@ def run_to_arrays(
     }
 
 
-def save_render(result: dict[str, Any], out: str | os.PathLike[str]) -> Path:
-    """Write a :func:`render` result as ``.npz`` (written to a temporary name, then renamed)."""
+def render_path(out: str | os.PathLike[str]) -> Path:
+    """Where :func:`save_render` writes ``out``: ``.npz`` appended unless it ends so."""
     path = Path(out)
-    if path.suffix != ".npz":
-        path = path.with_suffix(path.suffix + ".npz")
-    tmp = path.with_name(path.name + ".part.npz")
-    np.savez_compressed(tmp, **result)
-    tmp.replace(path)
+    return path if path.suffix == ".npz" else path.with_suffix(path.suffix + ".npz")
+
+
+def _part_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.part")
+
+
+def check_output(out: str | os.PathLike[str]) -> Path:
+    """Make sure a render can be saved as ``out`` before any work is done: the directory exists
+    and takes a new file there (one is created and removed). Returns :func:`render_path`.
+
+    Raises
+    ------
+    LivedanceError
+        One line naming the path and what is wrong with it.
+    """
+    if Path(out).is_dir():
+        raise LivedanceError(f"{out}: is a directory; name a file in it, e.g. {out}/dance.npz")
+    path = render_path(out)
+    if path.is_dir():
+        raise LivedanceError(f"{path}: is a directory; name another file")
+    if not path.parent.is_dir():
+        raise LivedanceError(f"{path}: no directory {path.parent} to write it in")
+    part = _part_path(path)
+    try:
+        with open(part, "xb"):
+            pass
+        part.unlink()
+    except FileExistsError:
+        pass  # left by a render that died; save_render overwrites it
+    except OSError as e:
+        reason = e.strerror or str(e)
+        raise LivedanceError(f"{path}: cannot create files in {path.parent} ({reason})") from None
     return path
+
+
+def save_render(result: dict[str, Any], out: str | os.PathLike[str]) -> Path:
+    """Write a :func:`render` result as ``.npz`` (to a hidden ``.part`` name, then renamed).
+
+    A finished render is never lost: if ``out`` cannot be written after all (its directory
+    vanished, the disk is full), it goes to a new file in the temporary directory and the
+    ``LivedanceError`` raised says where.
+    """
+    path = render_path(out)
+    part = _part_path(path)
+    try:
+        with open(part, "wb") as f:
+            np.savez_compressed(f, **result)
+        part.replace(path)
+        return path
+    except OSError as e:
+        part.unlink(missing_ok=True)
+        reason = e.strerror or str(e)
+    fd, rescue = tempfile.mkstemp(prefix=f"{path.stem}-", suffix=".npz")
+    with os.fdopen(fd, "wb") as f:
+        np.savez_compressed(f, **result)
+    raise LivedanceError(f"cannot write {path} ({reason}); the render is saved as {rescue}")

@@ -27,6 +27,9 @@ import soundfile as sf
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 FPS = 60
+SONG_S = 5.0
+"""Length of the test song; its truncated copies hold the first half (the beat tracker needs
+more than 1.5 s to print a beat)."""
 PARALLEL = 4
 COMPILE_NOTE = "livedance: compiling the audio kernels"
 TIMEOUT = 180
@@ -144,7 +147,7 @@ def send_signal(sig: int) -> Callable[[subprocess.Popen[str], dict[str, str]], N
     return act
 
 
-def _osc(address: str, *args: object) -> bytes:
+def _osc(address: str, *args: float | str) -> bytes:
     builder = OscMessageBuilder(address)
     for arg in args:
         builder.add_arg(arg)
@@ -217,25 +220,28 @@ CASES: dict[str, Case] = {
     ),
     "render a directory": Case(("render", "{out}", "-o", "{out}/d.npz"), 2, "directory", True),
     "render truncated wav": Case(
-        ("render", "{trunc_wav}", "-o", "{out}/dance.npz"), 1, "truncated", kept=rendered(3, False)
+        ("render", "{trunc_wav}", "-o", "{out}/dance.npz"),
+        1,
+        "truncated",
+        kept=rendered(SONG_S, False),
     ),
     "render truncated flac": Case(
         ("render", "{trunc_flac}", "-o", "{out}/dance.npz"),
         1,
         "truncated or corrupt",
-        kept=rendered(3, False),
+        kept=rendered(SONG_S, False),
     ),
     "render truncated mp3": Case(
         ("render", "{trunc_mp3}", "-o", "{out}/dance.npz"),
         1,
         "truncated or corrupt",
-        kept=rendered(3, False),
+        kept=rendered(SONG_S, False),
     ),
     "render nan samples": Case(
         ("render", "{nan_wav}", "-o", "{out}/dance.npz"),
         0,
         warning="101 NaN/inf samples replaced by 0",
-        kept=rendered(3.0),
+        kept=rendered(SONG_S),
     ),
     "render 8 kHz mono": Case(
         ("render", "{mono_8k}", "-o", "{out}/dance.npz"), 0, kept=rendered(2)
@@ -245,13 +251,15 @@ CASES: dict[str, Case] = {
     "render silence": Case(("render", "{silence}", "-o", "{out}/dance.npz"), 0, kept=rendered(2)),
     "render clipping": Case(("render", "{clipped}", "-o", "{out}/dance.npz"), 0, kept=rendered(2)),
     # beats: a file that breaks off prints the beats before the break
-    "beats ok": Case(("beats", "{song}"), 0, kept=beats_printed(3.0)),
-    "beats truncated wav": Case(("beats", "{trunc_wav}"), 1, "truncated", kept=beats_printed(1.6)),
+    "beats ok": Case(("beats", "{song}"), 0, kept=beats_printed(SONG_S)),
+    "beats truncated wav": Case(
+        ("beats", "{trunc_wav}"), 1, "truncated", kept=beats_printed(SONG_S / 2 + 0.1)
+    ),
     "beats truncated mp3": Case(
-        ("beats", "{trunc_mp3}"), 1, "truncated or corrupt", kept=beats_printed(1.6)
+        ("beats", "{trunc_mp3}"), 1, "truncated or corrupt", kept=beats_printed(SONG_S / 2 + 0.1)
     ),
     "beats nan samples": Case(
-        ("beats", "{nan_wav}"), 0, warning="NaN/inf samples replaced", kept=beats_printed(3.0)
+        ("beats", "{nan_wav}"), 0, warning="NaN/inf samples replaced", kept=beats_printed(SONG_S)
     ),
     "beats text named .mp3": Case(("beats", "{text_mp3}"), 2, "not a readable audio file", True),
     "beats missing file": Case(("beats", "{out}/no.flac"), 2, "no such file", True),
@@ -342,7 +350,7 @@ def _truncate(src: Path, dst: Path) -> Path:
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     d = tmp_path_factory.mktemp("inputs")
-    song = _music(3.0, 44100, 2)
+    song = _music(SONG_S, 44100, 2)
     sf.write(d / "song.wav", song, 44100)
     sf.write(d / "song.flac", song, 44100)
     sf.write(d / "song.mp3", song, 44100, format="MP3")

@@ -85,9 +85,9 @@ def test_style_weights_refuse_bad_input_in_one_line(style: object) -> None:
 
 
 def test_controls_refuse_out_of_range_count_changes_and_reset_requests() -> None:
-    for bad in ({"temperature": 5.0}, {"energy": -1.0}, {"energy": 2.5}):
+    for kwargs in ({"temperature": 5.0}, {"energy": -1.0}, {"energy": 2.5}):
         with pytest.raises(ControlError, match="out of range") as info:
-            Controls(STYLES, **bad)  # type: ignore[arg-type]
+            Controls(STYLES, **kwargs)  # type: ignore[arg-type]
         assert info.value.kind == "out of range"
     controls = Controls(STYLES, style="tango", temperature=2.0, energy=0.0, seed=7)
     assert (controls.temperature, controls.energy, controls.seed) == (2.0, 0.0, 7)

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -204,7 +205,9 @@ def test_a_vanishing_device_ends_with_one_line_and_keeps_what_was_sent(model: Pa
     """The JACK server (the sound card) dies mid-stream: frames so far were streamed, then one
     line says what happened, and the process exits instead of hanging in PortAudio."""
     require_tool("jackd", "jackd2")
-    server = f"livedance-vanish-{os.getpid()}"
+    # The server is killed, so it never unregisters from JACK's shared registry (8 slots per
+    # user): one name per checkout lets the next run reclaim the slot instead of taking another.
+    server = f"livedance-vanish-{zlib.crc32(str(Path.cwd()).encode()):08x}"
     jackd = subprocess.Popen(
         ["jackd", "--no-realtime", "-n", server, "-d", "dummy", "-r", "48000", "-p", "512"],
         stdout=subprocess.DEVNULL,
