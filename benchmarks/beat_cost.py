@@ -38,7 +38,11 @@ _PATHS = ("livedance/analysis/beat.py", "livedance/beat.py")
 
 
 def load_revision(rev: str) -> ModuleType:
-    """The beat tracker module as it was at git revision ``rev``."""
+    """The beat tracker module as it was at git revision ``rev``.
+
+    Only ``beat.py`` is taken from ``rev``: since its numba kernels moved to ``novelty.py``,
+    ``autocorr.py`` and ``comb.py``, a later revision's tracker runs this checkout's kernels.
+    """
     for path in _PATHS:
         res = subprocess.run(
             ["git", "show", f"{rev}:{path}"], cwd=_ROOT, capture_output=True, text=True

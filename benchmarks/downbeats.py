@@ -31,8 +31,9 @@ from tqdm import tqdm
 
 from benchmarks.beatset import downbeat_eval_set
 from benchmarks.songset import Song, songs
-from livedance.analysis.beat import _GAMMA, BeatTrack, BeatTracker, _flux, track
+from livedance.analysis.beat import _GAMMA, BeatTrack, BeatTracker, track
 from livedance.analysis.downbeat import _bar_frame, harmonic_change
+from livedance.analysis.novelty import band_flux
 from livedance.config import SAMPLE_RATE
 
 TOLERANCE_S = 0.07
@@ -77,7 +78,7 @@ def beat_accents(audio: np.ndarray, beats: np.ndarray) -> np.ndarray:
     hold = np.zeros_like(prev)
     for k in range(n):
         spec = pv(np.ascontiguousarray(audio[k * sub : (k + 1) * sub], dtype=np.float32))
-        _flux(spec.norm, bt._edges, prev, cur, hold, _GAMMA, 0.0)
+        band_flux(spec.norm, bt._edges, prev, cur, hold, _GAMMA, 0.0)
         low[k], mid[k] = _bar_frame(spec.norm, cur, bar._prev, bar._n_low, bar._pc, chroma[k])
     fr = bt.frame_rate
     centre = np.round(beats * fr + bar._delay).astype(np.int64)

@@ -163,11 +163,11 @@ def test_a_warm_up_part_starts_only_if_it_fits_before_the_hop(model: Path) -> No
 
 def test_the_warm_up_compiles_the_kernels_clicks_do_not_reach(model: Path) -> None:
     """The dotted-beat check runs only on some music; its kernel must not compile mid-stream."""
-    from livedance.analysis import beat
+    from livedance.analysis import autocorr
 
     step = DanceStep(model)
     engine = Engine(DemoSource("rumba", seconds=2.0), step, Controls(step.meta.style_names))
-    assert beat._acf_near.signatures  # compiled (or loaded from cache) before any audio
+    assert autocorr.acf_near.signatures  # compiled (or loaded from cache) before any audio
     tracker = engine.features.beat
     acf = tracker._acf.copy()
     tracker.compile_kernels()

@@ -28,10 +28,12 @@ import math
 from dataclasses import dataclass
 
 import aubio
-import numba
 import numpy as np
 
+from livedance.analysis.autocorr import acf_near, acf_update, refine_period, tempo_scores
+from livedance.analysis.comb import comb_at, comb_near, phase_search
 from livedance.analysis.downbeat import BarTracker
+from livedance.analysis.novelty import band_flux, log_bands
 from livedance.config import HOP, SAMPLE_RATE, WINDOW
 from livedance.errors import AudioError
 
@@ -78,283 +80,6 @@ def _related(ratio: float) -> bool:
         if abs(d - math.log2(q)) <= _RELATED_NEAR:
             return True
     return False
-
-
-def _log_bands(
-    n_bins: int, sample_rate: int, per_octave: int, fmin: float, fmax: float
-) -> np.ndarray:
-    """Band edges ``(bands + 1,)`` in FFT bins: log-spaced, at least one bin per band.
-
-    Equal-width log bands weigh a kick, a bass note and a hi-hat alike, where linear bins would let
-    the broadband hi-hat dominate the flux.
-    """
-    n_fft = 2 * (n_bins - 1)
-    n = int(math.ceil(per_octave * math.log2(fmax / fmin)))
-    hz = fmin * 2.0 ** (np.arange(n + 1) / per_octave)
-    edges = np.unique(np.round(hz * n_fft / sample_rate).astype(np.int64))
-    return np.clip(edges, 1, n_bins - 1)
-
-
-@numba.njit(cache=True)
-def _rise(cur: np.ndarray, ref: np.ndarray, n: int) -> float:
-    """Sum over bands of the half-wave rectified rise of ``cur`` over the maximum of ``ref`` at
-    that band and its two neighbours."""
-    total = 0.0
-    for b in range(n):
-        m = ref[b]
-        if b > 0 and ref[b - 1] > m:
-            m = ref[b - 1]
-        if b + 1 < n and ref[b + 1] > m:
-            m = ref[b + 1]
-        d = cur[b] - m
-        if d > 0.0:
-            total += d
-    return total
-
-
-@numba.njit(cache=True)
-def _flux(
-    norm: np.ndarray,
-    edges: np.ndarray,
-    prev: np.ndarray,
-    cur: np.ndarray,
-    hold: np.ndarray,
-    gamma: float,
-    drop: float,
-) -> tuple[float, float]:
-    """Log band-energy flux and accent of one frame; updates ``prev``, ``cur`` and ``hold``.
-
-    Returns ``(flux, accent)``. The flux is the rise of each band over the previous frame's
-    maximum of that band and its neighbours (the max filter keeps vibrato and glides from reading
-    as onsets). The accent is the rise over a peak hold of the same bands that falls by ``drop``
-    per frame: a sound only counts as far as it is louder than what those bands held recently, so
-    the accented hi-hat on the beat counts and the softer one on the "and" does not, and a bass or
-    kick repeated at the same level counts less than the first of a group.
-    """
-    n = edges.shape[0] - 1
-    for b in range(n):
-        acc = 0.0
-        for i in range(edges[b], edges[b + 1]):
-            acc += norm[i]
-        cur[b] = math.log1p(gamma * acc / (edges[b + 1] - edges[b]))
-    total = _rise(cur, prev, n)
-    accent = _rise(cur, hold, n)
-    for b in range(n):
-        prev[b] = cur[b]
-        h = hold[b] - drop
-        hold[b] = cur[b] if cur[b] > h else h
-    return total, accent
-
-
-@numba.njit(cache=True)
-def _acf_update(
-    ring: np.ndarray, pos: int, filled: int, acf: np.ndarray, cnt: np.ndarray, alpha: float
-) -> None:
-    """Leaky autocorrelation: ``acf[l] = alpha * acf[l] + x[n] * x[n - l]`` for lags seen so far."""
-    size = ring.shape[0]
-    x = ring[pos]
-    for lag in range(acf.shape[0]):
-        acf[lag] *= alpha
-        cnt[lag] *= alpha
-        if lag < filled:
-            acf[lag] += x * ring[(pos - lag) % size]
-            cnt[lag] += 1.0
-
-
-@numba.njit(cache=True)
-def _acf_max(acf: np.ndarray, cnt: np.ndarray, a: int, b: int, min_cnt: float) -> tuple[float, int]:
-    """Largest normalised-by-count autocorrelation over lags ``a..b`` that have ``min_cnt`` pairs.
-
-    Returns (value, lag); (-1e30, -1) when no lag in the range has enough pairs.
-    """
-    best = -1e30
-    arg = -1
-    for lag in range(a, b + 1):
-        if cnt[lag] >= min_cnt:
-            v = acf[lag] / cnt[lag]
-            if v > best:
-                best = v
-                arg = lag
-    return best, arg
-
-
-@numba.njit(cache=True)
-def _tempo_scores(
-    acf: np.ndarray,
-    cnt: np.ndarray,
-    lo: int,
-    hi: int,
-    min_cnt: float,
-    fast_bonus: float,
-    weight_power: float,
-    out: np.ndarray,
-) -> None:
-    """Score each integer period ``lo..hi`` by the mean normalised autocorrelation at its multiples.
-
-    The autocorrelation at ``k * period`` is read as the maximum within +-k/2 lags, so a fractional
-    true period still hits every multiple. ``out[p]`` is 0 where no multiple has been seen yet.
-    """
-    n_lag = acf.shape[0]
-    zero = acf[0] / cnt[0] if cnt[0] > 0.0 else 0.0
-    if zero <= 0.0:
-        out[:] = 0.0
-        return
-    for p in range(lo, hi + 1):
-        total = 0.0
-        used_w = 0.0
-        k = 1
-        while k * p + (k + 1) // 2 < n_lag:
-            c = k * p
-            w = (k + 1) // 2
-            best = _acf_max(acf, cnt, c - w, c + w, min_cnt)[0]
-            if best > -1e30:
-                wk = float(k) ** -weight_power
-                total += wk * best
-                used_w += wk
-            k += 1
-        if used_w == 0.0:
-            out[p] = 0.0
-        else:
-            # Faster periods get a small bonus per octave: equal evidence -> the faster level.
-            out[p] = total / used_w / zero * (1.0 + fast_bonus * math.log2(hi / p))
-
-
-@numba.njit(cache=True)
-def _acf_near(acf: np.ndarray, cnt: np.ndarray, lag: float, min_cnt: float) -> float:
-    """Normalised autocorrelation (lag 0 = 1) at a fractional lag: the maximum within +-4 %."""
-    zero = acf[0] / cnt[0] if cnt[0] > 0.0 else 0.0
-    w = max(1, int(0.04 * lag))
-    c = int(round(lag))
-    best = _acf_max(acf, cnt, max(1, c - w), min(acf.shape[0] - 1, c + w), min_cnt)[0]
-    if best <= -1e30 or zero <= 0.0:
-        return 0.0
-    return best / zero
-
-
-@numba.njit(cache=True)
-def _refine_period(acf: np.ndarray, cnt: np.ndarray, p0: int, min_cnt: float) -> float:
-    """Fractional period from the autocorrelation peaks near the multiples of ``p0``."""
-    n_lag = acf.shape[0]
-    num = 0.0
-    den = 0.0
-    k = 1
-    while k * p0 + (k + 1) // 2 + 1 < n_lag and k <= 4:
-        c = k * p0
-        w = (k + 1) // 2
-        best, arg = _acf_max(acf, cnt, c - w, c + w, min_cnt)
-        if arg <= 0 or best <= 0.0 or cnt[arg - 1] < min_cnt or cnt[arg + 1] < min_cnt:
-            break
-        a = acf[arg - 1] / cnt[arg - 1]
-        b = best
-        c2 = acf[arg + 1] / cnt[arg + 1]
-        den2 = a - 2.0 * b + c2
-        off = 0.0
-        if den2 < 0.0:
-            off = 0.5 * (a - c2) / den2
-            off = max(-0.5, min(0.5, off))
-        num += (arg + off) * best
-        den += k * best
-        k += 1
-    if den <= 0.0:
-        return float(p0)
-    return num / den
-
-
-@numba.njit(cache=True)
-def _comb_score(
-    ring: np.ndarray, pos: int, filled: int, period: float, off: float, n_beats: int, decay: float
-) -> float:
-    """Score of one comb at a fractional offset (frames since its most recent pulse), read
-    through a tent kernel; :func:`_phase_search` slides it over the whole offsets."""
-    size = ring.shape[0]
-    s = 0.0
-    w = 1.0
-    for k in range(n_beats):
-        t = off + k * period
-        i = int(math.floor(t))
-        frac = t - i
-        for d in range(-1, 2):
-            kw = 0.5 if d == 0 else 0.25
-            j0 = i + d
-            j1 = j0 + 1
-            v0 = ring[(pos - j0) % size] if 0 <= j0 < filled else 0.0
-            v1 = ring[(pos - j1) % size] if 0 <= j1 < filled else 0.0
-            s += w * kw * ((1.0 - frac) * v0 + frac * v1)
-        w *= decay
-    return s
-
-
-@numba.njit(cache=True)
-def _phase_search(
-    ring: np.ndarray,
-    pos: int,
-    filled: int,
-    period: float,
-    n_beats: int,
-    decay: float,
-    scores: np.ndarray,
-) -> tuple[float, float, float]:
-    """Slide a pulse comb over the recent novelty; return (offset, best score, mean score).
-
-    ``offset`` (frames, fractional) is how long ago the most recent beat of the best grid was.
-    The comb reads the novelty through a small tent kernel, so a slightly wrong period still
-    collects each pulse (:func:`_comb_score` at each whole offset). ``scores`` is scratch space
-    of at least ``period + 1`` entries.
-    """
-    n_off = int(period) + 1
-    total = 0.0
-    for off in range(n_off):
-        s = _comb_score(ring, pos, filled, period, float(off), n_beats, decay)
-        scores[off] = s
-        total += s
-    arg = 0
-    for off in range(1, n_off):
-        if scores[off] > scores[arg]:
-            arg = off
-    best = scores[arg]
-    # parabolic refinement; the offsets wrap around the period
-    left = scores[arg - 1] if arg > 0 else scores[n_off - 1]
-    right = scores[arg + 1] if arg < n_off - 1 else scores[0]
-    den = left - 2.0 * best + right
-    off_f = float(arg)
-    if den < 0.0:
-        off_f += max(-0.5, min(0.5, 0.5 * (left - right) / den))
-    return off_f, best, total / n_off
-
-
-@numba.njit(cache=True)
-def _comb_near(
-    ring: np.ndarray,
-    pos: int,
-    filled: int,
-    period: float,
-    off: float,
-    n_beats: int,
-    decay: float,
-    width: float,
-) -> tuple[float, float]:
-    """Best comb score within +-``width`` (fraction of a period) of an offset, and that offset."""
-    w = max(1, int(round(width * period)))
-    best = -1.0
-    arg = off
-    for d in range(-w, w + 1):
-        o = off + d
-        if o < 0.0:
-            o += period
-        elif o >= period:
-            o -= period
-        v = _comb_score(ring, pos, filled, period, o, n_beats, decay)
-        if v > best:
-            best = v
-            arg = o
-    return best, arg
-
-
-def _comb_at(scores: np.ndarray, period: float, off: float) -> float:
-    """Comb score at a fractional offset (the better of the two integer offsets around it)."""
-    n_off = int(period) + 1  # offsets _phase_search scored
-    n = int(off)
-    return float(max(scores[n % n_off], scores[(n + 1) % n_off]))
 
 
 class BeatTracker:
@@ -421,7 +146,7 @@ class BeatTracker:
         self._alpha = math.exp(-1.0 / (fr * _ACF_TAU))
         self._mean_alpha = math.exp(-1.0 / (fr * _MEAN_TAU))
         ring = 1 << int(math.ceil(math.log2(max(n_lag, _HALF_BEATS * self._hi + 8))))
-        self._edges = _log_bands(
+        self._edges = log_bands(
             self._win // 2 + 1, self.sample_rate, _BANDS_PER_OCTAVE, 30.0, 11000.0
         )
         self._prev = np.zeros(self._edges.shape[0] - 1, np.float64)
@@ -452,7 +177,7 @@ class BeatTracker:
         """Compile (or load from numba's cache) the kernels that only some music reaches: the
         dotted-beat check of syncopated songs. A first compile takes ~0.1 s, six frames, and must
         not happen in the middle of a live stream. The state is untouched."""
-        _acf_near(self._acf, self._cnt, float(self._lo), 1.0)
+        acf_near(self._acf, self._cnt, float(self._lo), 1.0)
 
     def reset(self) -> None:
         """Forget all past audio; the next :meth:`process` starts a new stream at time 0."""
@@ -516,7 +241,7 @@ class BeatTracker:
 
     def _novelty(self, frame: np.ndarray) -> float:
         spec = self._pvoc(frame)
-        flux, accent = _flux(
+        flux, accent = band_flux(
             spec.norm, self._edges, self._prev, self._bands, self._hold, _GAMMA, self._drop
         )
         self._pos = (self._pos + 1) % self._env.shape[0]
@@ -528,12 +253,12 @@ class BeatTracker:
         self._acc[self._pos] = accent
         self._cen[self._pos] = flux - self._mean
         self._bar.frame(spec.norm, self._bands)
-        _acf_update(self._cen, self._pos, self._filled, self._acf, self._cnt, self._alpha)
+        acf_update(self._cen, self._pos, self._filled, self._acf, self._cnt, self._alpha)
         return flux
 
     def _update_tempo(self) -> None:
         min_cnt = 0.5 * self.frame_rate  # half a second of pairs before a lag counts
-        _tempo_scores(
+        tempo_scores(
             self._acf,
             self._cnt,
             self._lo,
@@ -549,7 +274,7 @@ class BeatTracker:
             return
         best = self._duple_rival(best, min_cnt)
         if self._period == 0.0:
-            self._period = _refine_period(self._acf, self._cnt, best, min_cnt)
+            self._period = refine_period(self._acf, self._cnt, best, min_cnt)
         else:
             # Follow the current period's own peak (within 6%): this tracks ramps.
             cur = self._period
@@ -575,7 +300,7 @@ class BeatTracker:
             else:
                 self._rival_run = 0
             self._held += 1
-            self._period = _refine_period(self._acf, self._cnt, local, min_cnt)
+            self._period = refine_period(self._acf, self._cnt, local, min_cnt)
         self.tempo_bpm = 60.0 * self.frame_rate / self._period
         self.confidence = float(min(1.0, max(0.0, sc[best])))
 
@@ -596,8 +321,8 @@ class BeatTracker:
         rival = q - 1 + int(np.argmax(sc[q - 1 : q + 2]))
         if sc[rival] < _TRIPLE_RATIO * sc[best]:
             return best
-        third = _acf_near(self._acf, self._cnt, best * 2.0 / 3.0, min_cnt)
-        half = _acf_near(self._acf, self._cnt, best * 0.5, min_cnt)
+        third = acf_near(self._acf, self._cnt, best * 2.0 / 3.0, min_cnt)
+        half = acf_near(self._acf, self._cnt, best * 0.5, min_cnt)
         if third <= half + _TRIPLE_MARGIN:
             return best
         sc[rival] = sc[best] * _SWITCH_MARGIN * 1.01
@@ -607,7 +332,7 @@ class BeatTracker:
         self.beat = False
         self.downbeat = False
         if self._period > 0.0:
-            off, best, mean = _phase_search(
+            off, best, mean = phase_search(
                 self._env,
                 self._pos,
                 self._filled,
@@ -625,7 +350,7 @@ class BeatTracker:
                     ) % self._period
                     dist = min(abs(kept - off), self._period - abs(kept - off))
                     if dist > _PHASE_NEAR * self._period:
-                        cur = _comb_at(self._phase_scores, self._period, kept)
+                        cur = comb_at(self._phase_scores, self._period, kept)
                         if best < _PHASE_SWITCH * cur:
                             off = kept
                 off = self._beat_or_offbeat(off)
@@ -668,8 +393,8 @@ class BeatTracker:
         if half >= period:
             half -= period
         args = (self._acc, self._pos, self._filled, period)
-        cur, _ = _comb_near(*args, off, _HALF_BEATS, _HALF_DECAY, _HALF_SEARCH)
-        other, at = _comb_near(*args, half, _HALF_BEATS, _HALF_DECAY, _HALF_SEARCH)
+        cur, _ = comb_near(*args, off, _HALF_BEATS, _HALF_DECAY, _HALF_SEARCH)
+        other, at = comb_near(*args, half, _HALF_BEATS, _HALF_DECAY, _HALF_SEARCH)
         return at if other > _HALF_MARGIN * cur else off
 
     def _pos_time(self) -> float:

@@ -75,6 +75,10 @@ def _extractor_info() -> tuple[Callable[[], Any], tuple[str, ...], str]:
     for mod in (
         "analysis/features",
         "analysis/beat",
+        "analysis/novelty",
+        "analysis/autocorr",
+        "analysis/comb",
+        "analysis/downbeat",
         "analysis/melody",
         "audio/file",
         "audio/resample",
