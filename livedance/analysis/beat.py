@@ -171,7 +171,28 @@ class BeatTracker:
         hops_per_s = self.sample_rate / self.hop
         self._rival_hops = int(round(_RELATED_HOLD_S * hops_per_s))
         self._locked_hops = int(round(_LOCKED_S * hops_per_s))
+        self._check_stream()
         self.reset()
+
+    def _check_stream(self) -> None:
+        """Refuse (AudioError, one line) a rate and hop the tracker cannot run at: the limits are
+        listed in ``docs/architecture.md`` (Stream formats)."""
+        at = f"beat tracker cannot run at {self.sample_rate} Hz, hop {self.hop}"
+        if np.any(np.diff(self._edges) < 1):
+            raise AudioError(
+                f"{at}: its onset bands up to 11 kHz do not fit below the Nyquist frequency "
+                f"({self.sample_rate // 2} Hz); use a sample rate of 21744 Hz or more"
+            )
+        if self._win & (self._win - 1):
+            raise AudioError(
+                f"{at}: the hop splits into internal frames of {self._sub} samples at most, too "
+                f"long for the onset analysis (an FFT of {self._win} samples, not a power of two)"
+            )
+        if not self._bar.holds(self._hi):
+            raise AudioError(
+                f"{at}: {self.frame_rate:.0f} internal frames a second are more than the bar "
+                f"tracker keeps for a {MIN_BPM:.0f} BPM beat (use fewer motion frames a second)"
+            )
 
     def compile_kernels(self) -> None:
         """Compile (or load from numba's cache) the kernels that only some music reaches: the

@@ -146,6 +146,11 @@ class BarTracker:
         self._slot_a = math.exp(-1.0 / _SLOT_BARS)
         self.reset()
 
+    def holds(self, period_frames: float) -> bool:
+        """Whether the accent ring keeps a beat ``period_frames`` long and the accent window of
+        the beat before it until that window is read (at the next beat)."""
+        return period_frames + self._pre + self._post < _RING
+
     def reset(self) -> None:
         """Forget all past audio and beats."""
         self._prev[:] = 0.0

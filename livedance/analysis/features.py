@@ -41,10 +41,10 @@ import numpy as np
 
 from livedance.analysis.beat import BeatTracker
 from livedance.analysis.melody import MelodyTracker
-from livedance.config import HOP, SAMPLE_RATE, WINDOW
+from livedance.config import HOP, SAMPLE_RATE, WINDOW, StreamFormat
 from livedance.errors import AudioError
 
-__all__ = ["BAND_EDGES_HZ", "FEATURE_NAMES", "FEATURE_VERSION", "FeatureExtractor"]
+__all__ = ["BAND_EDGES_HZ", "FEATURE_NAMES", "FEATURE_VERSION", "FeatureExtractor", "check_stream"]
 
 N_BANDS = 8
 BAND_EDGES_HZ: tuple[float, ...] = tuple(
@@ -111,10 +111,14 @@ class FeatureExtractor:
     def __init__(
         self, sample_rate: int = SAMPLE_RATE, hop: int = HOP, window: int = WINDOW
     ) -> None:
-        if sample_rate <= 0 or hop <= 0 or window < hop:
+        if sample_rate <= 0 or hop <= 0:
             raise AudioError(
-                f"feature extractor needs 0 < hop <= window and a positive rate, got "
-                f"sample_rate={sample_rate} hop={hop} window={window}"
+                f"feature extractor needs a positive rate and hop, got {sample_rate} Hz, hop {hop}"
+            )
+        if window < hop:
+            raise AudioError(
+                f"feature extractor cannot run at {sample_rate} Hz, hop {hop}: the hop is longer "
+                f"than its {window}-sample analysis window"
             )
         self.sample_rate = int(sample_rate)
         self.hop = int(hop)
@@ -281,3 +285,17 @@ class FeatureExtractor:
         for k in range(n):
             frames[k] = self.process(signal[k * self.hop : (k + 1) * self.hop])
         return frames
+
+
+def check_stream(stream: StreamFormat) -> None:
+    """Refuse a stream format the analysis cannot run on: its rate and hop build a
+    :class:`FeatureExtractor` (which checks them) or this raises.
+
+    The supported rates and hops are listed in ``docs/architecture.md`` (Stream formats).
+
+    Raises
+    ------
+    AudioError
+        Saying what does not fit, in one line.
+    """
+    FeatureExtractor(stream.sample_rate, stream.hop)

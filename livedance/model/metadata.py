@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from livedance.config import StreamFormat
-from livedance.errors import ModelError
+from livedance.errors import AudioError, ModelError
 from livedance.motion.pose import ROOT_FEATURES, pose_feature_names
 from livedance.motion.skeleton import topological_order
 
@@ -304,7 +304,8 @@ def expected_pose_names(joint_names: list[str]) -> list[str]:
 
 
 def check_runtime(meta: ModelMetadata) -> None:
-    """Check that a model fits this runtime: :func:`check_features` and :func:`check_pose_layout`.
+    """Check that a model fits this runtime: :func:`check_features`, :func:`check_pose_layout` and
+    :func:`check_stream_format`.
 
     Raises
     ------
@@ -313,6 +314,7 @@ def check_runtime(meta: ModelMetadata) -> None:
     """
     check_features(meta)
     check_pose_layout(meta)
+    check_stream_format(meta)
 
 
 def check_features(meta: ModelMetadata) -> None:
@@ -329,6 +331,19 @@ def check_features(meta: ModelMetadata) -> None:
             f"model features do not match this runtime's FeatureExtractor ({diff}); "
             "re-export the model with this version"
         )
+
+
+def check_stream_format(meta: ModelMetadata) -> None:
+    """The analysis must run at the model's sample rate and hop
+    (:func:`livedance.analysis.features.check_stream`); else ModelError."""
+    try:
+        from livedance.analysis.features import check_stream
+    except ImportError:
+        return
+    try:
+        check_stream(meta.stream)
+    except AudioError as e:
+        raise ModelError(f"model stream format not supported: {e}") from None
 
 
 def check_pose_layout(meta: ModelMetadata) -> None:
