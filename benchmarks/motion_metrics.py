@@ -45,6 +45,7 @@ __all__ = [
     "JOINT_MAP",
     "KINEMATIC_SMOOTH_S",
     "RELATIONS",
+    "SKATE_SPEED",
     "STD_FLOOR",
     "BodyScale",
     "beat_align_score",
@@ -67,6 +68,14 @@ __all__ = [
     "rest_positions",
     "root_travel",
 ]
+
+SKATE_SPEED = 0.5
+"""A foot near the floor slower than this horizontally (m/s) counts as in contact for the
+foot-skate metric (:func:`foot_contacts`, :func:`foot_skate`); faster is a step. Looser than the
+training labels' ``livedance.motion.pose.CONTACT_LABEL_SPEED`` (0.15 m/s) on purpose: the metric
+averages how fast the feet that should be planted slide, and at the labels' threshold every slide
+faster than 0.15 m/s would leave the set it averages over, so skating could never read above it.
+The published foot-skate numbers use this value."""
 
 KINEMATIC_SMOOTH_S = 5.0 / 60.0
 """Gaussian smoothing (s) of the joint speed before its minima are taken: Bailando's
@@ -590,7 +599,7 @@ def foot_contacts(
     foot_joints: Sequence[int],
     fps: float = FPS,
     height: float = 0.08,
-    speed: float = 0.5,
+    speed: float = SKATE_SPEED,
     floor: float = 0.0,
 ) -> np.ndarray:
     """Foot contacts from height and speed thresholds.
@@ -601,7 +610,8 @@ def foot_contacts(
     foot_joints : indices of the foot joints (the toes for the Tang skeleton).
     fps : frame rate (Hz).
     height : a foot less than this above ``floor`` (m) ...
-    speed : ... and slower than this horizontally (m/s) is in contact; faster is a step.
+    speed : ... and slower than this horizontally (m/s) is in contact; faster is a step
+        (:data:`SKATE_SPEED`).
     floor : floor height (m).
 
     Returns
@@ -618,7 +628,7 @@ def foot_skate(
     foot_joints: Sequence[int],
     fps: float = FPS,
     height: float = 0.08,
-    speed: float = 0.5,
+    speed: float = SKATE_SPEED,
     floor: float = 0.0,
 ) -> tuple[float, float]:
     """Foot skating: mean horizontal speed of a foot while it is in contact.

@@ -70,7 +70,9 @@ ARRANGEMENTS = {"drums": DRUMS, "full": None}
 STRIKE_SPEED = 0.3
 """A toe slower than this horizontally (m/s) is planted, at any height: a model's floor may sit
 a few cm off, and ballroom dancers step onto the ball of the foot. Chosen on the validation songs,
-where it gives the captured dancers 0.96-1.14 strikes per beat."""
+where it gives the captured dancers 0.96-1.14 strikes per beat. Neither the training labels'
+``livedance.motion.pose.CONTACT_LABEL_SPEED`` (0.15 m/s, planted) nor the foot-skate metric's
+``benchmarks.motion_metrics.SKATE_SPEED`` (0.5 m/s, a slide rather than a step)."""
 LOCK_RULE = (2.0, 0.05)
 """A clip locks when its bar lock >= LOCK_RULE[0] x null + LOCK_RULE[1]."""
 DEFAULT_CACHE = (

@@ -26,7 +26,7 @@ Protocol (metrics in :mod:`benchmarks.motion_metrics`):
   own causal tracker's: ``beat_times`` of the render, and
   :func:`livedance.analysis.beat.track` over the same audio for the ground truth.
 - Foot skate: mean horizontal toe speed (m/s) while a toe is within 8 cm of the floor and slower
-  than 0.5 m/s, per song, averaged over songs.
+  than 0.5 m/s (``motion_metrics.SKATE_SPEED``), per song, averaged over songs.
 - Style accuracy: passed in (``--style-accuracy 0.83`` or a JSON file holding
   ``style_accuracy``), else read from a style model's metadata in ``livedance/models`` if one is
   there, else null.

@@ -28,6 +28,7 @@ import numpy as np
 from livedance.motion.skeleton import topological_order
 
 __all__ = [
+    "CONTACT_LABEL_SPEED",
     "make_decoder",
     "ROOT_FEATURES",
     "PoseDecoder",
@@ -38,6 +39,16 @@ __all__ = [
 
 ROOT_FEATURES: tuple[str, ...] = ("root_height", "root_vel_x", "root_vel_z", "yaw_rate")
 """The four root features that precede the joint positions."""
+
+CONTACT_LABEL_SPEED = 0.15
+"""A foot joint near the floor that moves slower than this horizontally (m/s) is labelled in
+contact for training (:func:`encode_motion`), its speed the larger of the steps into and out of the
+frame. Strict, because the label means "planted": the model's contact head learns it and foot
+locking, when on, pins a foot while it is predicted in contact, so a foot that still slides must
+not be labelled. Not the same quantity as the foot-skate metric's
+``benchmarks.motion_metrics.SKATE_SPEED`` (0.5 m/s), which must let sliding feet in to measure how
+fast they slide, nor the musicality benchmark's ``STRIKE_SPEED`` (0.3 m/s, a foot strike). Changing
+it changes the training labels."""
 
 
 def pose_feature_names(joint_names: Sequence[str]) -> tuple[str, ...]:
@@ -99,7 +110,7 @@ def encode_motion(
     facing_joints: Sequence[int],
     contact_joints: Sequence[int],
     contact_height: float = 0.08,
-    contact_speed: float = 0.15,
+    contact_speed: float = CONTACT_LABEL_SPEED,
     floor: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """World joints -> pose features and foot-contact labels.
@@ -112,7 +123,8 @@ def encode_motion(
     facing_joints : (left hip, right hip, left shoulder, right shoulder), see :func:`facing_yaw`.
     contact_joints : (left foot, right foot) joints whose contact is labelled.
     contact_height : a foot joint less than this far above ``floor`` (m) may be in contact.
-    contact_speed : ... and moves slower than this horizontally (m/s).
+    contact_speed : ... and moves slower than this horizontally (m/s); see
+        :data:`CONTACT_LABEL_SPEED`.
     floor : height of the floor (m).
 
     Returns
