@@ -19,8 +19,10 @@ run these tests, not report them skipped.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -32,6 +34,36 @@ import pytest
 import soundfile as sf
 
 START_TIMEOUT = 10.0
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the test process dies (Linux prctl), so a killed
+    test run leaves no jackd behind holding one of JACK's 8 server slots per user."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def start_jackd(server: str, *args: str) -> subprocess.Popen[bytes]:
+    """``jackd --no-realtime -n server ARGS``, terminated if this process dies."""
+    return subprocess.Popen(
+        ["jackd", "--no-realtime", "-n", server, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def release(server: str) -> None:
+    """Give back the JACK registry slot of a server that was killed (it never unregistered): a
+    server of the same name takes over the dead one's slot and frees it on a clean exit."""
+    proc = start_jackd(server, "-d", "dummy")
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while proc.poll() is None and time.monotonic() < deadline:
+            if any(p.startswith("system:") for p in ports(server)):
+                break
+            time.sleep(0.05)
+    finally:
+        _stop(proc)
 
 
 def in_ci() -> bool:
@@ -118,9 +150,9 @@ def jack_server(rate: int = 48000, period: int = 512) -> Iterator[str]:
     server = f"livedance-test-{os.getpid()}"
     # -S: the server waits for every client each cycle, so a client delayed by machine load
     # (a Python callback waits for the GIL) is late instead of losing its input.
-    cmd = ["jackd", "--no-realtime", "-S", "-t", "5000", "-n", server]
-    cmd += ["-d", "dummy", "-r", str(rate), "-p", str(period)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = start_jackd(
+        server, "-S", "-t", "5000", "-d", "dummy", "-r", str(rate), "-p", str(period)
+    )
     old = os.environ.get("JACK_DEFAULT_SERVER")
     try:
         deadline = time.monotonic() + START_TIMEOUT

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,15 @@ from pythonosc.osc_message import OscMessage
 
 from livedance.audio.arrange import demo_song, demo_song_beats
 from livedance.model.step import DEFAULT_MODEL
-from tests.jack import jack_server, play_into, ports, require_tool, wait_for_ports
+from tests.jack import (
+    jack_server,
+    play_into,
+    ports,
+    release,
+    require_tool,
+    start_jackd,
+    wait_for_ports,
+)
 from tests.model_fixtures import make_random_model
 
 FPS = 60
@@ -205,14 +212,8 @@ def test_a_vanishing_device_ends_with_one_line_and_keeps_what_was_sent(model: Pa
     """The JACK server (the sound card) dies mid-stream: frames so far were streamed, then one
     line says what happened, and the process exits instead of hanging in PortAudio."""
     require_tool("jackd", "jackd2")
-    # The server is killed, so it never unregisters from JACK's shared registry (8 slots per
-    # user): one name per checkout lets the next run reclaim the slot instead of taking another.
-    server = f"livedance-vanish-{zlib.crc32(str(Path.cwd()).encode()):08x}"
-    jackd = subprocess.Popen(
-        ["jackd", "--no-realtime", "-n", server, "-d", "dummy", "-r", "48000", "-p", "512"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = f"livedance-vanish-{os.getpid()}"
+    jackd = start_jackd(server, "-d", "dummy", "-r", "48000", "-p", "512")
     port = _free_udp_port()
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", port))
@@ -239,6 +240,8 @@ def test_a_vanishing_device_ends_with_one_line_and_keeps_what_was_sent(model: Pa
     finally:
         if jackd.poll() is None:
             jackd.kill()
+        jackd.wait()
+        release(server)  # the killed server's slot in JACK's registry
         rx.close()
     assert received >= 2 * FPS
     assert proc.returncode == 1, err
