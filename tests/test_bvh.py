@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from livedance.metadata import read_metadata
+from livedance.audio.synth import demo_song
+from livedance.model.metadata import read_metadata
+from livedance.model.step import DEFAULT_MODEL
 from livedance.output.bvh import BvhError, check_writable, euler_zxy, write_bvh
-from livedance.step import DEFAULT_MODEL
-from livedance.synth import demo_song
 
 # -- an independent BVH reader ---------------------------------------------------------------
 

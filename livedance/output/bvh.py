@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from livedance.errors import LivedanceError
-from livedance.vmc import _solve
+from livedance.motion.skeleton import topological_order
+from livedance.output.vmc import _solve
 
 __all__ = [
     "CHANNELS",
@@ -77,20 +78,14 @@ class _Plan:
     def __init__(self, parents: Sequence[int], offsets: np.ndarray) -> None:
         par = np.asarray(parents, dtype=np.int64)
         n = len(par)
+        try:  # depth first, children in joint order: the file's order
+            order = topological_order(par).tolist()
+        except ValueError as exc:
+            raise BvhError(f"the skeleton cannot be written as BVH: {exc}") from None
         children: list[list[int]] = [[] for _ in range(n)]
-        roots: list[int] = []
         for j, p in enumerate(par.tolist()):
-            (children[p] if p >= 0 else roots).append(j)
-        if len(roots) != 1:
-            raise BvhError(f"a BVH skeleton needs one root joint, this one has {len(roots)}")
-        order: list[int] = []  # depth first, children in joint order: the file's order
-        stack = roots[::-1]
-        while stack:
-            j = stack.pop()
-            order.append(j)
-            stack.extend(children[j][::-1])
-        if len(order) != n:
-            raise BvhError("the skeleton's parents form a cycle")
+            if p >= 0:
+                children[p].append(j)
         self.order = np.array(order, np.int64)
         self.children = children
         slot = np.empty(n, np.int64)

@@ -1,0 +1,204 @@
+"""Even frames: hand poses on to an output at a steady frame rate on the audio clock.
+
+The engine computes frame k when the audio block that completes hop k arrives, so frames leave
+as unevenly as the blocks come: with 10.7 ms blocks and 16.7 ms hops the gaps between frames
+cluster at ~11 and ~21 ms, and a receiver that applies each pose on arrival judders.
+
+:class:`PacedSink` wraps an output (the OSC sender's sink): ``send`` copies the frame into a
+small preallocated ring and returns; a pacer thread hands frame k to the wrapped sink at
+
+    t0 + audio_time_k + delay
+
+where ``audio_time_k`` is the end of hop k on the audio clock and ``t0`` the stream's start on
+``perf_counter_ns``, fitted to the earliest frames (the ones whose hop ended with a block and
+were computed fastest) and allowed to slip later by 3 us a frame, so that one late block does
+not shift it and a sound card up to 180 ppm slower than the system clock is followed.
+``delay`` (default one frame, 16.7 ms) must cover the longest audio block plus the frame's
+processing: a frame that reaches the pacer after its time is passed on at once and counted in
+``late``. The engine's latency figures stay its own processing; what pacing adds
+is measured here (``delay_ns``: handed to the pacer -> passed on).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from livedance.output.sinks import PoseFrame, Sink
+
+__all__ = ["CLOCK_RELAX_NS", "PacedSink", "StreamClock"]
+
+CLOCK_RELAX_NS = 3_000
+"""How much later (ns) the fitted stream start may move per frame (see the module docstring)."""
+
+RESTART_NS = 1_000_000_000
+"""A frame this much later than the fitted clock says starts a new clock."""
+
+WARM_LEAD_NS = 600_000
+"""How long before a frame is due the pacer warms the wrapped sink's send path up."""
+
+
+class StreamClock:
+    """When audio time t happens on ``perf_counter_ns``: the stream's start fitted to the earliest
+    frames, slipping later by at most :data:`CLOCK_RELAX_NS` a frame."""
+
+    def __init__(self) -> None:
+        self.t0: float | None = None
+
+    def due(self, now_ns: int, audio_time: float) -> int:
+        """Note a frame of audio time ``audio_time`` (s) seen at ``now_ns``; return when that
+        audio time is on the fitted clock (ns)."""
+        start = now_ns - audio_time * 1e9
+        t0 = self.t0
+        if t0 is None or start - t0 > RESTART_NS:  # the stream started over: a new clock
+            self.t0 = start
+        else:
+            self.t0 = min(start, t0 + CLOCK_RELAX_NS)
+        return int(self.t0 + audio_time * 1e9)
+
+
+class PacedSink:
+    """Passes frames on to ``inner`` at ``t0 + audio_time + delay`` from a thread of its own.
+
+    Parameters
+    ----------
+    inner : the output to pace (its ``send`` is then only ever called from the pacer thread).
+    fps : frame rate (sets the default delay and the gap statistics).
+    delay_s : added delay; None: one frame period.
+    slots : frames the ring holds; a frame that finds it full is dropped and counted.
+
+    Attributes
+    ----------
+    late : frames that reached the pacer after their time (passed on at once).
+    dropped : frames dropped because the ring was full.
+    delay_ns : (capacity,) int64 ring, handed to the pacer -> passed on, per frame.
+    sent_ns : (capacity,) int64 ring, ``perf_counter_ns`` when each frame was passed on.
+    count : frames passed on.
+    """
+
+    def __init__(
+        self,
+        inner: Sink,
+        fps: float,
+        delay_s: float | None = None,
+        slots: int = 8,
+        capacity: int = 1 << 16,
+    ) -> None:
+        self.inner = inner
+        self.fps = float(fps)
+        self.delay_s = 1.0 / fps if delay_s is None else float(delay_s)
+        self._delay_ns = int(self.delay_s * 1e9)
+        self._slots: list[Any] = []
+        self._handed = np.zeros(slots, np.int64)
+        self._n = slots
+        self._written = 0  # worker only
+        self._read = 0  # pacer only
+        self.clock = StreamClock()  # worker only
+        self._due = np.zeros(slots, np.int64)
+        self._fields: list[str] = []
+        self.late = 0
+        self.dropped = 0
+        self.delay_ns = np.zeros(capacity, np.int64)
+        self.sent_ns = np.zeros(capacity, np.int64)
+        self.count = 0
+        self._data = threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="livedance-pacer", daemon=True)
+        self._thread.start()
+
+    # -- the engine's worker ---------------------------------------------------------------------
+
+    def send(self, frame: PoseFrame) -> None:
+        """Copy the frame into the ring and note when it is due; never waits."""
+        now = time.perf_counter_ns()
+        if not self._slots:  # the first frame sets the shapes: allocate once
+            self._fields = list(vars(frame))
+            self._slots = [copy.deepcopy(frame) for _ in range(self._n)]
+        if self._written - self._read >= self._n - 1:
+            self.dropped += 1
+            return
+        i = self._written % self._n
+        slot = self._slots[i]
+        for name in self._fields:
+            value = getattr(frame, name)
+            if isinstance(value, np.ndarray):
+                np.copyto(getattr(slot, name), value)
+            else:
+                setattr(slot, name, value)
+        self._due[i] = self.clock.due(now, frame.audio_time) + self._delay_ns
+        self._handed[i] = now
+        self._written += 1  # publish after the slot is complete
+        self._data.set()
+
+    @property
+    def errors(self) -> Sequence[int]:
+        """The wrapped sink's per-target error counts (the OSC sink's), if it keeps them."""
+        return tuple(getattr(self.inner, "errors", ()))
+
+    def warm(self) -> None:
+        """Nothing here: the pacer thread warms the wrapped sink just before each frame."""
+
+    def close(self) -> None:
+        """Pass on what is queued (at its time), stop the thread, close the wrapped sink."""
+        self._stop = True
+        self._data.set()
+        self._thread.join(2.0)
+        self.inner.close()
+
+    # -- the pacer thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            if self._read == self._written:
+                if self._stop:
+                    return
+                self._data.wait(0.1)
+                self._data.clear()
+                continue
+            i = self._read % self._n
+            due = int(self._due[i])
+            wait = due - WARM_LEAD_NS - time.perf_counter_ns()
+            if wait > 0:
+                time.sleep(wait / 1e9)
+                self.inner.warm()
+            wait = due - time.perf_counter_ns()
+            if wait > 0:
+                time.sleep(wait / 1e9)
+            elif wait < -200_000:
+                self.late += 1
+            self.inner.send(self._slots[i])
+            now = time.perf_counter_ns()
+            k = self.count % len(self.sent_ns)
+            self.sent_ns[k] = now
+            self.delay_ns[k] = now - self._handed[i]
+            self.count += 1
+            self._read += 1
+
+    # -- reporting -------------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, float]:
+        """Added delay (ms, p50 / p99 / max) and the spread of the gaps between frames passed
+        on, |gap - 1/fps| (ms, p50 / p99 / max), over the frames kept."""
+        n = min(self.count, len(self.sent_ns))
+        if n < 2:
+            return {}
+        order = np.arange(self.count - n, self.count) % len(self.sent_ns)
+        delay = self.delay_ns[order] / 1e6
+        gaps = np.diff(self.sent_ns[order]) / 1e6
+        dev = np.abs(gaps - 1e3 / self.fps)
+        return {
+            "delay_p50_ms": float(np.percentile(delay, 50)),
+            "delay_p99_ms": float(np.percentile(delay, 99)),
+            "delay_max_ms": float(delay.max()),
+            "gap_dev_p50_ms": float(np.percentile(dev, 50)),
+            "gap_dev_p99_ms": float(np.percentile(dev, 99)),
+            "gap_dev_max_ms": float(dev.max()),
+            "late": float(self.late),
+            "dropped": float(self.dropped),
+        }
