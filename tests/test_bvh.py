@@ -287,3 +287,21 @@ def test_blender_imports_it(rendered: tuple[Path, Path], tmp_path: Path) -> None
             worst = max(worst, float(np.linalg.norm(np.array(head) - (x, -z, y))))
     assert len(result["frames"]) > 50
     assert worst < 0.01, f"{worst * 100:.2f} cm"
+
+
+def test_serve_records_the_live_dance(tmp_path: Path) -> None:
+    """``serve --record``: the recorder is one more sink; every frame streamed is in the file."""
+    out = tmp_path / "live.bvh"
+    run = subprocess.run(
+        [sys.executable, "-m", "livedance", "serve", "--input", "demo", "--duration", "3"]
+        + ["--osc", "127.0.0.1:9", "--quiet", "--record", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr
+    bvh = Bvh(out.read_text())
+    assert f"{len(bvh.motion)} frames," in run.stderr
+    assert len(bvh.motion) >= 170
+    joints = bvh.forward_kinematics()
+    assert np.isfinite(joints).all() and np.ptp(joints[:, :, 1]) > 0.3  # a standing body

@@ -88,7 +88,7 @@ class LiveOutputs:
         """How poses leave, for the start line."""
         if self.paced is None:
             return "unpaced"
-        return f"paced, {1e3 * self.paced.delay_s:.1f} ms behind the audio"
+        return f"paced, {1e3 * self.paced.base_delay_s:.1f} ms behind the audio"
 
     def summary(self) -> list[str]:
         """Lines for the end of the run: pacing, view and recording."""
@@ -98,8 +98,9 @@ class LiveOutputs:
             if s:
                 lines.append(
                     f"pacing: added delay p50 {s['delay_p50_ms']:.2f} ms p99 "
-                    f"{s['delay_p99_ms']:.2f} ms, |gap - frame| p99 {s['gap_dev_p99_ms']:.3f} ms, "
-                    f"late {int(s['late'])}, dropped {int(s['dropped'])}"
+                    f"{s['delay_p99_ms']:.2f} ms (raised to {s['delay_highest_ms']:.1f} ms by "
+                    f"{int(s['late'])} late frames), |gap - frame| p99 "
+                    f"{s['gap_dev_p99_ms']:.3f} ms, dropped {int(s['dropped'])}"
                 )
         if self.view is not None:
             c = self.view.counters

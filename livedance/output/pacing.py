@@ -13,10 +13,13 @@ where ``audio_time_k`` is the end of hop k on the audio clock and ``t0`` the str
 ``perf_counter_ns``, fitted to the earliest frames (the ones whose hop ended with a block and
 were computed fastest) and allowed to slip later by 3 us a frame, so that one late block does
 not shift it and a sound card up to 180 ppm slower than the system clock is followed.
-``delay`` (default one frame, 16.7 ms) must cover the longest audio block plus the frame's
-processing: a frame that reaches the pacer after its time is passed on at once and counted in
-``late``. The engine's latency figures stay its own processing; what pacing adds
-is measured here (``delay_ns``: handed to the pacer -> passed on).
+``delay`` starts at one frame (16.7 ms) and must cover the longest audio block plus the frame's
+processing. A frame that reaches the pacer too late for its time (a slow spell of the machine,
+blocks longer than a frame) is passed on at once, counted in ``late``, and raises the delay by
+as much as it was late (up to ``max_delay_s``), so one late frame costs one uneven gap rather
+than a judder from then on; the delay eases back towards its start by 1 us a frame (60 us a
+second), too slowly for any receiver to see. The engine's latency figures stay its own
+processing; what pacing adds is measured here (``delay_ns``: handed to the pacer -> passed on).
 """
 
 from __future__ import annotations
@@ -42,6 +45,13 @@ RESTART_NS = 1_000_000_000
 
 WARM_LEAD_NS = 600_000
 """How long before a frame is due the pacer warms the wrapped sink's send path up."""
+
+MARGIN_NS = 500_000
+"""A frame must reach the pacer this long before its time to leave on time (the pacer's own
+wake-up); one that comes later raises the delay."""
+
+EASE_NS = 1_000
+"""How much the delay eases back towards its start per frame."""
 
 
 class StreamClock:
@@ -70,12 +80,15 @@ class PacedSink:
     ----------
     inner : the output to pace (its ``send`` is then only ever called from the pacer thread).
     fps : frame rate (sets the default delay and the gap statistics).
-    delay_s : added delay; None: one frame period.
+    delay_s : added delay at the start; None: one frame period.
+    max_delay_s : the most a late frame may raise the delay to; None: four frame periods.
     slots : frames the ring holds; a frame that finds it full is dropped and counted.
 
     Attributes
     ----------
-    late : frames that reached the pacer after their time (passed on at once).
+    late : frames that reached the pacer too late for their time (passed on at once).
+    delay_s : the added delay now (s).
+    max_reached_s : the largest added delay so far (s).
     dropped : frames dropped because the ring was full.
     delay_ns : (capacity,) int64 ring, handed to the pacer -> passed on, per frame.
     sent_ns : (capacity,) int64 ring, ``perf_counter_ns`` when each frame was passed on.
@@ -87,13 +100,20 @@ class PacedSink:
         inner: Sink,
         fps: float,
         delay_s: float | None = None,
+        max_delay_s: float | None = None,
         slots: int = 8,
         capacity: int = 1 << 16,
     ) -> None:
         self.inner = inner
         self.fps = float(fps)
-        self.delay_s = 1.0 / fps if delay_s is None else float(delay_s)
-        self._delay_ns = int(self.delay_s * 1e9)
+        self.base_delay_s = 1.0 / fps if delay_s is None else float(delay_s)
+        self.max_delay_s = max(
+            self.base_delay_s, 4.0 / fps if max_delay_s is None else float(max_delay_s)
+        )
+        self._base_ns = int(self.base_delay_s * 1e9)
+        self._max_ns = int(self.max_delay_s * 1e9)
+        self._delay_ns = self._base_ns  # worker only
+        self.max_reached_s = self.base_delay_s
         self._slots: list[Any] = []
         self._handed = np.zeros(slots, np.int64)
         self._n = slots
@@ -131,7 +151,15 @@ class PacedSink:
                 np.copyto(getattr(slot, name), value)
             else:
                 setattr(slot, name, value)
-        self._due[i] = self.clock.due(now, frame.audio_time) + self._delay_ns
+        on_clock = self.clock.due(now, frame.audio_time)
+        delay = max(self._base_ns, self._delay_ns - EASE_NS)
+        short = now + MARGIN_NS - (on_clock + delay)
+        if short > 0:  # too late for its time: later from now on, by as much
+            self.late += 1
+            delay = min(self._max_ns, delay + short)
+            self.max_reached_s = max(self.max_reached_s, delay / 1e9)
+        self._delay_ns = delay
+        self._due[i] = on_clock + delay
         self._handed[i] = now
         self._written += 1  # publish after the slot is complete
         self._data.set()
@@ -170,8 +198,6 @@ class PacedSink:
             wait = due - time.perf_counter_ns()
             if wait > 0:
                 time.sleep(wait / 1e9)
-            elif wait < -200_000:
-                self.late += 1
             self.inner.send(self._slots[i])
             now = time.perf_counter_ns()
             k = self.count % len(self.sent_ns)
@@ -181,6 +207,11 @@ class PacedSink:
             self._read += 1
 
     # -- reporting -------------------------------------------------------------------------------
+
+    @property
+    def delay_s(self) -> float:
+        """The added delay now (s)."""
+        return self._delay_ns / 1e9
 
     def summary(self) -> dict[str, float]:
         """Added delay (ms, p50 / p99 / max) and the spread of the gaps between frames passed
@@ -200,5 +231,7 @@ class PacedSink:
             "gap_dev_p99_ms": float(np.percentile(dev, 99)),
             "gap_dev_max_ms": float(dev.max()),
             "late": float(self.late),
+            "delay_now_ms": 1e3 * self.delay_s,
+            "delay_highest_ms": 1e3 * self.max_reached_s,
             "dropped": float(self.dropped),
         }

@@ -169,6 +169,8 @@ class ViewServer:
         self._front = b""
         self._seq = 0
         self._wake_pending = False
+        self._status_at = -1e9
+        self._status_text = ""
         self._loop = asyncio.new_event_loop()
         self._new: asyncio.Event | None = None
         self._server: Server | None = None
@@ -272,7 +274,7 @@ class ViewServer:
                 now = time.monotonic()
                 if self.status is not None and now >= next_status:
                     next_status = now + STATUS_PERIOD_S
-                    await ws.send(json.dumps({"type": "status", **self.status()}))
+                    await ws.send(self._status_message(now))
                 if reader.done():
                     break
         except ConnectionClosed:
@@ -281,6 +283,13 @@ class ViewServer:
             reader.cancel()
             self.clients -= 1
             self.counters.disconnects += 1
+
+    def _status_message(self, now: float) -> str:
+        """The status as JSON, computed at most twice a period however many tabs are open."""
+        if now - self._status_at > STATUS_PERIOD_S / 2 and self.status is not None:
+            self._status_at = now
+            self._status_text = json.dumps({"type": "status", **self.status()})
+        return self._status_text
 
     async def _read(self, ws: ServerConnection) -> None:
         from websockets.exceptions import ConnectionClosed
