@@ -3,12 +3,15 @@
 ``python -m benchmarks.latency [--seconds 60] [--model PATH] [--json PATH]``
 
 1. Runs the real engine (demo music paced in real time, FeatureExtractor, DanceStep, sampler,
-   PoseDecoder, native OSC layout, UDP) for ``--seconds``, twice: keeping warm (the default) and
-   not (``--no-keep-warm``), and receives every datagram with an independent receiver process on
+   PoseDecoder, native OSC layout, UDP) for ``--seconds``, three times: as ``serve`` runs by
+   default (keeping warm, poses paced), unpaced (``--no-pace``) and not keeping warm
+   (``--no-keep-warm``), and receives every datagram with an independent receiver process on
    loopback (python-osc's parser, not livedance's templates).
-   Reports p50 / p99 / max of each stage (wait, features, step, sample+decode, encode+send), of
-   the engine's end to end (audio block arrival -> last datagram sent) and of the receiver's
-   (arrival -> datagram received).
+   Reports p50 / p99 / max of each stage (wait, features, step, sample+decode, encode+send: with
+   pacing the hand-over to the pacer), of the engine's end to end (audio block arrival -> last
+   datagram sent, or handed to the pacer) and of the receiver's (arrival -> datagram received);
+   and, at the receiver, the spread of the intervals between consecutive pose datagrams,
+   |gap - 1/fps|, paced and unpaced, with the delay the pacing adds.
 2. Times ``DanceStep.run()`` (packed ring state, IOBinding) against the naive graph that recomputes
    the whole receptive window per frame, at the same model size, in the same run, at B = 1, 4
    and 8: the given model (its own weight format, e.g. int8), the same architecture with fp32
@@ -44,6 +47,7 @@ from livedance.control import Controls
 from livedance.engine import Engine
 from livedance.latency import STAGES
 from livedance.model.step import DEFAULT_MODEL, DanceStep
+from livedance.output.pacing import PacedSink
 from livedance.output.sinks import osc_sink
 
 if TYPE_CHECKING:
@@ -115,10 +119,27 @@ def _us(values_s: np.ndarray) -> dict[str, float]:
     return {"p50": float(np.percentile(us, 50)), "p99": float(np.percentile(us, 99))}
 
 
+def gap_spread(received: dict[int, int], fps: float) -> dict[str, float] | None:
+    """|gap - 1/fps| (ms) between consecutive frames' arrival at the receiver (p50 / p99 / max).
+
+    Parameters
+    ----------
+    received : frame index -> receive time (ns); only pairs of consecutive frames count.
+    fps : the frame rate.
+    """
+    frames = sorted(received)
+    pairs = zip(frames[:-1], frames[1:], strict=True)
+    gaps = [received[b] - received[a] for a, b in pairs if b == a + 1]
+    if not gaps:
+        return None
+    return _ms(np.abs(np.asarray(gaps, np.float64) - 1e9 / fps))
+
+
 def end_to_end(
-    model_path: Path, seconds: float, threads: int, keep_warm: bool = True
+    model_path: Path, seconds: float, threads: int, keep_warm: bool = True, pace: bool = True
 ) -> dict[str, Any]:
-    """Run the real engine on paced demo music and measure every frame."""
+    """Run the real engine on paced demo music and measure every frame (``pace``: poses leave
+    through :class:`~livedance.output.pacing.PacedSink`, as ``serve`` sends them by default)."""
     model = DanceStep(model_path, threads=threads)
     meta = model.meta
     receiver = LoopbackReceiver()
@@ -130,12 +151,13 @@ def end_to_end(
         parents=meta.joint_parents,
         offsets=meta.joint_offsets,
     )
+    paced = PacedSink(sink, meta.fps) if pace else None
     try:
         engine = Engine(
             DemoSource(style=meta.style_names[0], stream=meta.stream),
             model,
             controls,
-            [sink],
+            [paced or sink],
             keep_warm=keep_warm,
         )
         cpu_start = time.process_time()
@@ -149,7 +171,7 @@ def end_to_end(
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_majflt - faults_start
         time.sleep(0.2)  # let the last datagrams land
     finally:
-        sink.close()
+        (paced or sink).close()
     receiver.close()
 
     n = min(engine.latency.count, engine.latency.capacity)
@@ -171,6 +193,13 @@ def end_to_end(
         "stages_ms": {name: _ms(stages[:, i]) for i, name in enumerate(STAGES)},
         "end_to_end_ms": _ms(e2e),
         "receiver_end_to_end_ms": _ms(rx) if len(rx) else None,
+        "receiver_gap_dev_ms": gap_spread(received, meta.fps),
+        "paced": pace,
+        # handed to the pacer -> passed on to the OSC sink
+        "pacing_delay_ms": _ms(paced.delay_ns[: min(paced.count, len(paced.delay_ns))])
+        if paced is not None and paced.count
+        else None,
+        "pacing_late": paced.late if paced is not None else None,
     }
 
 
@@ -345,6 +374,23 @@ def step_vs_naive(
     }
 
 
+def _print_pacing(paced: dict[str, Any], unpaced: dict[str, Any]) -> None:
+    """The receiver's intervals with and without pacing, and what pacing adds."""
+    print("\nreceiver interval |gap - 1/fps| (ms)        p50     p99     max")
+    for name, run in (("paced (default)", paced), ("unpaced (--no-pace)", unpaced)):
+        g = run["receiver_gap_dev_ms"]
+        if g:
+            print(f"  {name:38s} {g['p50']:7.3f} {g['p99']:7.3f} {g['max']:7.3f}")
+    a, b = paced["receiver_end_to_end_ms"], unpaced["receiver_end_to_end_ms"]
+    d = paced["pacing_delay_ms"]
+    if a and b and d:
+        print(
+            f"added delay: receiver end to end p50 {a['p50']:.2f} ms paced against {b['p50']:.2f} "
+            f"ms unpaced (+{a['p50'] - b['p50']:.2f} ms); at the pacer p50 {d['p50']:.2f} "
+            f"p99 {d['p99']:.2f} max {d['max']:.2f} ms; late {paced['pacing_late']}"
+        )
+
+
 def _table(rows: list[tuple[str, dict[str, float]]], unit: str) -> str:
     lines = [f"| stage | p50 ({unit}) | p99 ({unit}) | max ({unit}) |", "|---|---|---|---|"]
     for name, v in rows:
@@ -361,19 +407,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--naive-frames", type=int, default=200, help="timed frames of the naive step")
     ap.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument(
+        "--end-to-end-only", action="store_true", help="skip the step against naive timings"
+    )
     args = ap.parse_args(argv)
 
     e2e = end_to_end(args.model, args.seconds, args.threads, keep_warm=True)
+    unpaced = end_to_end(args.model, args.seconds, args.threads, keep_warm=True, pace=False)
     cold = end_to_end(args.model, args.seconds, args.threads, keep_warm=False)
-    steps = step_vs_naive(args.model, args.frames, args.naive_frames, args.threads)
-    ratio_p50 = steps["naive_step_us"]["p50"] / steps["step_us"]["p50"]
-    ratio_p99 = steps["naive_step_us"]["p99"] / steps["step_us"]["p99"]
+    _print_pacing(e2e, unpaced)
 
     rows = [(name, e2e["stages_ms"][name]) for name in STAGES]
-    rows.append(("end to end (engine: arrival -> sent)", e2e["end_to_end_ms"]))
+    rows.append(("end to end (engine: arrival -> handed on)", e2e["end_to_end_ms"]))
     if e2e["receiver_end_to_end_ms"]:
         rows.append(("end to end (receiver: arrival -> received)", e2e["receiver_end_to_end_ms"]))
-    print(f"model {args.model} ({steps['weights']} weights)\n")
+    print(f"\nmodel {args.model}, paced (the default)\n")
     print(_table(rows, "ms"))
     print(
         f"\nframes {e2e['frames']}, received {e2e['frames_received']}, "
@@ -392,6 +440,43 @@ def main(argv: list[str] | None = None) -> int:
         f"({e2e['cpu_ms_per_frame']:.2f} against {cold['cpu_ms_per_frame']:.2f} ms, "
         f"{100 * extra * e2e['frames'] / (1e3 * args.seconds):.1f} % of a core)"
     )
+    print("\nunpaced (--no-pace): every pose sent as soon as it is computed\n")
+    rows = [(name, unpaced["stages_ms"][name]) for name in STAGES]
+    rows.append(("end to end (engine: arrival -> sent)", unpaced["end_to_end_ms"]))
+    if unpaced["receiver_end_to_end_ms"]:
+        rows.append(
+            ("end to end (receiver: arrival -> received)", unpaced["receiver_end_to_end_ms"])
+        )
+    print(_table(rows, "ms"))
+    pacing = {
+        k: e2e[k]
+        for k in ("receiver_gap_dev_ms", "pacing_delay_ms", "pacing_late", "receiver_end_to_end_ms")
+    }
+    without = {
+        k: unpaced[k]
+        for k in (
+            "receiver_gap_dev_ms",
+            "end_to_end_ms",
+            "receiver_end_to_end_ms",
+            "stages_ms",
+            "late_frames",
+            "frames_received",
+        )
+    }
+    if args.end_to_end_only:
+        if args.json:
+            result = {
+                "end_to_end_ms": e2e["end_to_end_ms"],
+                "stages_ms": e2e["stages_ms"],
+                "pacing": pacing,
+                "without_pacing": without,
+                "without_keep_warm": {k: cold[k] for k in ("end_to_end_ms", "stages_ms")},
+            }
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        return 0
+    steps = step_vs_naive(args.model, args.frames, args.naive_frames, args.threads)
+    ratio_p50 = steps["naive_step_us"]["p50"] / steps["step_us"]["p50"]
+    ratio_p99 = steps["naive_step_us"]["p99"] / steps["step_us"]["p99"]
     cfg = steps["config"]
     print(
         f"\nstep at H={cfg['residual_channels']} skip={cfg['skip_channels']} L={cfg['layers']} "
@@ -450,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
             "warm_runs": e2e["warm_runs"],
             "cpu_ms_per_frame": e2e["cpu_ms_per_frame"],
             "major_page_faults": e2e["major_page_faults"],
+            "pacing": pacing,
+            "without_pacing": without,
             "without_keep_warm": {
                 k: cold[k]
                 for k in (

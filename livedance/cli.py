@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from livedance.control import ControlServer
     from livedance.engine import Engine
 
+VIEW_PORT = 8765
+"""``serve --view`` and ``view`` without a port."""
+
 DEMO_INPUT = "demo"
 MIC_INPUT = "mic"
 MAX_DANCERS = 1024
@@ -154,6 +157,28 @@ def _add_serve(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="do not warm the features and model up before each frame (saves about 6%% of a "
         "core, costs about 0.5 ms of latency)",
     )
+    p.add_argument(
+        "--view",
+        nargs="?",
+        type=_ranged(0, 65535, integer=True),
+        const=VIEW_PORT,
+        metavar="PORT",
+        help=f"show the dancers in a browser at http://localhost:PORT/ (default {VIEW_PORT})",
+    )
+    p.add_argument("--view-host", default="127.0.0.1", help="interface of the browser view")
+    p.add_argument(
+        "--no-pace",
+        action="store_true",
+        help="send each pose as soon as it is computed instead of at a steady frame rate",
+    )
+    p.add_argument(
+        "--pace-delay",
+        type=_ranged(0, 1000),
+        metavar="MS",
+        help="delay of the paced poses behind the audio at the start (default one frame, "
+        "16.7 ms); it rises by itself when frames come late",
+    )
+    p.add_argument("--record", type=Path, metavar="FILE.bvh", help="also record the dance as BVH")
     p.add_argument("--quiet", action="store_true", help="no status line")
     _add_verbose(p)
 
@@ -218,15 +243,43 @@ def _add_beats(sub: argparse._SubParsersAction[_Parser]) -> None:
 def _add_render(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = sub.add_parser(
         "render",
-        help="dance to an audio file offline (the live path, unpaced) and save joints to .npz",
+        help="dance to an audio file offline (the live path, unpaced), save .npz and/or .bvh",
         description="Joint positions (frames, joints, 3) in metres, y-up, with fps, joint names, "
-        "parents, beat times and style.",
+        "parents, beat times and style (.npz), or the model's skeleton with rotations for "
+        "Blender and other animation tools (.bvh).",
     )
     p.add_argument("audio", type=Path)
-    p.add_argument("-o", "--output", type=Path, required=True, help="output .npz")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        action="append",
+        required=True,
+        help="output .npz or .bvh (other names get .npz); may repeat: one render, several files",
+    )
     _add_dance_options(p)
     p.add_argument("--duration", type=_seconds, help="seconds of audio to render (default: all)")
     p.add_argument("--model", type=Path, help="ONNX step model (default: the shipped model)")
+    _add_verbose(p)
+
+
+def _add_view(sub: argparse._SubParsersAction[_Parser]) -> None:
+    p = sub.add_parser(
+        "view",
+        help="play a render in the browser view, with its music",
+        description="Serve the browser view playing a render (.npz from 'livedance render'), "
+        "with scrubbing and looping; Ctrl-C stops.",
+    )
+    p.add_argument("render", type=Path)
+    p.add_argument("--audio", type=Path, help="the music (any format the browser plays)")
+    p.add_argument(
+        "--port",
+        type=_ranged(0, 65535, integer=True),
+        default=VIEW_PORT,
+        help="HTTP port (default %(default)s)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="interface to serve on")
+    p.add_argument("--open", action="store_true", help="also open it in the default browser")
     _add_verbose(p)
 
 
@@ -238,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_devices(sub)
     _add_beats(sub)
     _add_render(sub)
+    _add_view(sub)
     return parser
 
 
@@ -359,10 +413,11 @@ def _summary(engine: Engine, osc_errors: int, control: ControlServer | None) -> 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from livedance.audio.file import warn_bad_samples
-    from livedance.control import Controls, ControlServer
+    from livedance.control import ControlHandler, Controls, ControlServer
     from livedance.engine import Engine
     from livedance.model.metadata import read_metadata
     from livedance.model.step import DEFAULT_MODEL, DanceStep
+    from livedance.output.live import live_outputs
     from livedance.output.sender import parse_target
     from livedance.output.sinks import osc_sink
 
@@ -400,6 +455,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         offsets=meta.joint_offsets,
         dancers=args.dancers,
     )
+    outputs = live_outputs(args, model, controls, sink)
     try:
         source = early or _open_source(args, style, meta.stream)
         control = (
@@ -411,20 +467,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
             source,
             model,
             controls,
-            [sink],
+            outputs.sinks,
             foot_lock=args.foot_lock,
             style_source=auto,  # type: ignore[arg-type]
             keep_warm=not args.no_keep_warm,
         )
         if control is not None:
             control.start()
+        outputs.start(engine, ControlHandler(controls))
         worker = engine.run_in_thread(args.duration)
         say(
             f"livedance: {source.name} -> {', '.join(f'{h}:{p}' for h, p in targets)} "
-            f"({args.layout}, {meta.fps} fps, style {'auto' if auto else style}"
+            f"({args.layout}, {meta.fps} fps, {outputs.pacing_text()}, "
+            f"style {'auto' if auto else style}"
             + (f", control port {control.host}:{control.port}" if control is not None else "")
             + "); Ctrl-C stops"
         )
+        if outputs.view is not None:
+            say(f"livedance: view at {outputs.view.url}")
         try:
             _watch(engine, worker, args, control)
         finally:
@@ -436,6 +496,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         warn_bad_samples(source.name, source.bad_samples)
         say(_summary(engine, sum(sink.errors), control))
+        outputs.close()
+        for line in outputs.summary():
+            say(f"livedance: {line}")
         if error is not None:
             say(f"livedance: error: {error}")
             if source.abandoned:
@@ -445,7 +508,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 os._exit(1)
             return 1
     finally:
-        sink.close()
+        outputs.close()
     return 0
 
 
@@ -480,9 +543,12 @@ def cmd_beats(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from livedance.render import check_output
+    from livedance.output.bvh import BvhRecorder
+    from livedance.output.files import check_output
 
-    output = check_output(args.output)  # before any work: never lose a render at the end
+    # every output is checked before any work: never lose a render at the end
+    npz = [check_output(p) for p in args.output if p.suffix.lower() != ".bvh"]
+    bvh = [check_output(p, ".bvh") for p in args.output if p.suffix.lower() == ".bvh"]
 
     from tqdm import tqdm
 
@@ -490,7 +556,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     from livedance.model.step import DEFAULT_MODEL
     from livedance.render import render, save_render
 
-    names = read_metadata(args.model or DEFAULT_MODEL).style_names
+    meta = read_metadata(args.model or DEFAULT_MODEL)
+    names = meta.style_names
+    skeleton = (meta.joint_names, meta.joint_parents, meta.joint_offsets, meta.fps)
+    recorders = [BvhRecorder(p, *skeleton) for p in bvh]
     if args.style not in (None, AUTO_STYLE, *names):
         raise LivedanceError(f"unknown style {args.style!r}; choose one of {', '.join(names)}")
     auto = _auto_style(args.style, names)
@@ -506,15 +575,27 @@ def cmd_render(args: argparse.Namespace) -> int:
             energy=args.energy,
             duration=args.duration,
             progress=lambda n: bar.update(n - bar.n),
+            sinks=recorders,
         )
         bar.update(len(result["joints"]) - bar.n)
-    path = save_render(result, output)
+    written = [save_render(result, p) for p in npz]
+    for recorder in recorders:
+        recorder.close()
+        written += [recorder.written] if recorder.written is not None else []
     n = len(result["joints"])
-    say(f"livedance: {n} frames ({n / float(result['fps']):.1f} s) -> {path}")
+    files = ", ".join(str(p) for p in written)
+    say(f"livedance: {n} frames ({n / float(result['fps']):.1f} s) -> {files}")
     if not bool(result["complete"]):
         why = str(result["error"]) or "interrupted"
         say(f"livedance: error: {why}; the frames before it are saved")
         return 1
+    return 0
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    from livedance.output.view import play_render
+
+    play_render(args.render, args.audio, args.port, args.host, args.open)
     return 0
 
 
@@ -523,6 +604,7 @@ COMMANDS = {
     "devices": cmd_devices,
     "beats": cmd_beats,
     "render": cmd_render,
+    "view": cmd_view,
 }
 
 

@@ -266,24 +266,18 @@ def _well_formed(message: OscMessage) -> bool:
     return builder.build().dgram == dgram
 
 
-class ControlServer:
-    """A thread that receives OSC control messages on a UDP port and writes them to ``Controls``.
+class ControlHandler:
+    """Applies OSC control packets to ``Controls``, counting what it accepts and refuses.
 
-    The socket is bound here, so a port in use fails at construction; ``start()`` starts the
-    thread, ``stop()`` ends it within ``poll`` seconds. Usable as a context manager.
+    The control port's server is one; the browser view hands its pages' packets to another, so
+    both take exactly the same messages with the same checks.
 
     Parameters
     ----------
-    port : int
-        UDP port to listen on; 0 picks a free one (read it back from ``port``).
     controls : Controls
         Where accepted values go.
     style_names : sequence of str or None
-        Style names the port accepts; must be ``controls.style_names`` (default).
-    host : str
-        Interface to bind; ``0.0.0.0`` accepts control from other machines.
-    poll : float
-        Socket timeout (s): how long ``stop()`` may wait for the thread.
+        Style names accepted; must be ``controls.style_names`` (default).
 
     Attributes
     ----------
@@ -293,69 +287,15 @@ class ControlServer:
         Refused messages by reason ("out of range", "unknown style", "unknown address", "wrong
         arguments", "malformed", ...). Each refusal is logged with its reason at info level,
         the first of each reason also as a warning.
-
-    Raises
-    ------
-    OscError
-        If the port cannot be bound (in use, no permission, bad host).
     """
 
-    def __init__(
-        self,
-        port: int,
-        controls: Controls,
-        style_names: Sequence[str] | None = None,
-        host: str = "127.0.0.1",
-        poll: float = 0.1,
-    ) -> None:
+    def __init__(self, controls: Controls, style_names: Sequence[str] | None = None) -> None:
         if style_names is not None and tuple(style_names) != controls.style_names:
             raise ControlError("control port style names differ from the controls' style names")
         self.controls = controls
         self.accepted = 0
         self.ignored = 0
         self.refused: Counter[str] = Counter()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            self._sock.bind((host, port))
-        except (OSError, OverflowError) as exc:
-            self._sock.close()
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            raise OscError(f"OSC control port {host}:{port} cannot be opened: {reason}") from None
-        self._sock.settimeout(poll)
-        self.host: str = host
-        self.port: int = self._sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="livedance-control", daemon=True)
-
-    def start(self) -> ControlServer:
-        """Start receiving in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop the thread and close the socket."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-        self._sock.close()
-
-    def __enter__(self) -> ControlServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self._sock.recv(65536)  # whole datagram, so oversized ones are seen whole
-            except TimeoutError:
-                continue
-            except OSError:
-                if self._stop.is_set():
-                    break
-                continue
-            self.handle(data)
 
     def handle(self, data: bytes) -> None:
         """Parse one datagram (message or bundle) and apply what it says; never raises."""
@@ -444,6 +384,93 @@ class ControlServer:
         if len(values) == 1 and len(names) > 1 and values[0] == int(values[0]):
             return int(values[0])
         return values
+
+
+class ControlServer(ControlHandler):
+    """A thread that receives OSC control messages on a UDP port and writes them to ``Controls``.
+
+    The socket is bound here, so a port in use fails at construction; ``start()`` starts the
+    thread, ``stop()`` ends it within ``poll`` seconds. Usable as a context manager.
+
+    Parameters
+    ----------
+    port : int
+        UDP port to listen on; 0 picks a free one (read it back from ``port``).
+    controls : Controls
+        Where accepted values go.
+    style_names : sequence of str or None
+        Style names the port accepts; must be ``controls.style_names`` (default).
+    host : str
+        Interface to bind; ``0.0.0.0`` accepts control from other machines.
+    poll : float
+        Socket timeout (s): how long ``stop()`` may wait for the thread.
+
+    Attributes
+    ----------
+    accepted, ignored : int
+        Messages applied, messages refused.
+    refused : collections.Counter
+        Refused messages by reason ("out of range", "unknown style", "unknown address", "wrong
+        arguments", "malformed", ...). Each refusal is logged with its reason at info level,
+        the first of each reason also as a warning.
+
+    Raises
+    ------
+    OscError
+        If the port cannot be bound (in use, no permission, bad host).
+    """
+
+    def __init__(
+        self,
+        port: int,
+        controls: Controls,
+        style_names: Sequence[str] | None = None,
+        host: str = "127.0.0.1",
+        poll: float = 0.1,
+    ) -> None:
+        super().__init__(controls, style_names)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._sock.bind((host, port))
+        except (OSError, OverflowError) as exc:
+            self._sock.close()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise OscError(f"OSC control port {host}:{port} cannot be opened: {reason}") from None
+        self._sock.settimeout(poll)
+        self.host: str = host
+        self.port: int = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="livedance-control", daemon=True)
+
+    def start(self) -> ControlServer:
+        """Start receiving in a background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread and close the socket."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._sock.close()
+
+    def __enter__(self) -> ControlServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._sock.recv(65536)  # whole datagram, so oversized ones are seen whole
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._stop.is_set():
+                    break
+                continue
+            self.handle(data)
 
 
 def _args(message: OscMessage) -> str:

@@ -8,8 +8,7 @@ interrupted (Ctrl-C) or whose audio breaks off keeps every frame computed so far
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,9 @@ from livedance.audio.file import FileSource, warn_bad_samples
 from livedance.config import DEFAULT_TEMPERATURE
 from livedance.control import Controls
 from livedance.engine import Engine
-from livedance.errors import LivedanceError
 from livedance.model.step import DEFAULT_MODEL, DanceStep
+from livedance.output.files import output_path, save_output
+from livedance.output.sinks import Sink
 
 
 def render(
@@ -33,6 +33,7 @@ def render(
     duration: float | None = None,
     style_source: Callable[[np.ndarray], np.ndarray | None] | None = None,
     progress: Callable[[int], None] | None = None,
+    sinks: Sequence[Sink] = (),
 ) -> dict[str, Any]:
     """Dance to an audio file as fast as the machine allows; returns the arrays of the .npz.
 
@@ -45,6 +46,8 @@ def render(
     duration : seconds of audio to render (default: all).
     style_source : automatic style (see :class:`livedance.engine.Engine`).
     progress : called with the number of frames rendered so far, now and then.
+    sinks : outputs that get every frame as live ones do (e.g. a BVH recorder); the caller
+        closes them.
 
     Returns
     -------
@@ -62,7 +65,7 @@ def render(
         seed=seed,
     )
     source = FileSource(audio_path, realtime=False, stream=meta.stream)
-    engine = Engine(source, model, controls, style_source=style_source)
+    engine = Engine(source, model, controls, sinks, style_source=style_source)
     return run_to_arrays(
         engine,
         duration,
@@ -120,41 +123,7 @@ def run_to_arrays(
 
 def render_path(out: str | os.PathLike[str]) -> Path:
     """Where :func:`save_render` writes ``out``: ``.npz`` appended unless it ends so."""
-    path = Path(out)
-    return path if path.suffix == ".npz" else path.with_suffix(path.suffix + ".npz")
-
-
-def _part_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.part")
-
-
-def check_output(out: str | os.PathLike[str]) -> Path:
-    """Make sure a render can be saved as ``out`` before any work is done: the directory exists
-    and takes a new file there (one is created and removed). Returns :func:`render_path`.
-
-    Raises
-    ------
-    LivedanceError
-        One line naming the path and what is wrong with it.
-    """
-    if Path(out).is_dir():
-        raise LivedanceError(f"{out}: is a directory; name a file in it, e.g. {out}/dance.npz")
-    path = render_path(out)
-    if path.is_dir():
-        raise LivedanceError(f"{path}: is a directory; name another file")
-    if not path.parent.is_dir():
-        raise LivedanceError(f"{path}: no directory {path.parent} to write it in")
-    part = _part_path(path)
-    try:
-        with open(part, "xb"):
-            pass
-        part.unlink()
-    except FileExistsError:
-        pass  # left by a render that died; save_render overwrites it
-    except OSError as e:
-        reason = e.strerror or str(e)
-        raise LivedanceError(f"{path}: cannot create files in {path.parent} ({reason})") from None
-    return path
+    return output_path(out, ".npz")
 
 
 def save_render(result: dict[str, Any], out: str | os.PathLike[str]) -> Path:
@@ -164,17 +133,4 @@ def save_render(result: dict[str, Any], out: str | os.PathLike[str]) -> Path:
     vanished, the disk is full), it goes to a new file in the temporary directory and the
     ``LivedanceError`` raised says where.
     """
-    path = render_path(out)
-    part = _part_path(path)
-    try:
-        with open(part, "wb") as f:
-            np.savez_compressed(f, **result)
-        part.replace(path)
-        return path
-    except OSError as e:
-        part.unlink(missing_ok=True)
-        reason = e.strerror or str(e)
-    fd, rescue = tempfile.mkstemp(prefix=f"{path.stem}-", suffix=".npz")
-    with os.fdopen(fd, "wb") as f:
-        np.savez_compressed(f, **result)
-    raise LivedanceError(f"cannot write {path} ({reason}); the render is saved as {rescue}")
+    return save_output(out, lambda f: np.savez_compressed(f, **result), ".npz")

@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from livedance.audio.synth import demo_song
+from livedance.audio.arrange import demo_song
+from livedance.errors import LivedanceError
 from livedance.model.metadata import read_metadata
 from livedance.model.step import DEFAULT_MODEL
-from livedance.output.bvh import BvhError, check_writable, euler_zxy, write_bvh
+from livedance.output.bvh import BvhRecorder, euler_zxy, write_bvh
 
 # -- an independent BVH reader ---------------------------------------------------------------
 
@@ -221,10 +222,12 @@ def test_synthetic_skeleton_round_trip(tmp_path: Path) -> None:
 
 def test_unwritable_path_is_refused_in_one_line(song: Path, tmp_path: Path) -> None:
     """Checked before rendering: one line, exit status 2, nothing written."""
-    with pytest.raises(BvhError, match="does not exist"):
-        check_writable(tmp_path / "nodir" / "x.bvh")
-    with pytest.raises(BvhError, match="is a folder"):
-        check_writable(tmp_path)
+    meta = read_metadata(DEFAULT_MODEL)
+    skeleton = (meta.joint_names, meta.joint_parents, meta.joint_offsets, meta.fps)
+    with pytest.raises(LivedanceError, match="no directory"):
+        BvhRecorder(tmp_path / "nodir" / "x.bvh", *skeleton)
+    with pytest.raises(LivedanceError, match="is a directory"):
+        BvhRecorder(tmp_path, *skeleton)
     out = tmp_path / "nodir" / "x.bvh"
     run = subprocess.run(
         [sys.executable, "-m", "livedance", "render", str(song), "-o", str(out)],

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from livedance.errors import LivedanceError
-from livedance.render import check_output, render_path, save_render
+from livedance.output.files import check_output
+from livedance.render import render_path, save_render
 
 
 def _result() -> dict[str, Any]:

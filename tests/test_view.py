@@ -272,7 +272,7 @@ def test_view_plays_a_render_with_its_music_scrubs_and_loops(tmp_path: Path) -> 
     scrub jumps to the frame asked for, and at the end it starts over."""
     import soundfile as sf
 
-    from livedance.audio.synth import demo_song
+    from livedance.audio.arrange import demo_song
 
     song = tmp_path / "song.wav"
     sf.write(song, demo_song("waltz", bpm=90, seconds=6.0, sample_rate=24000), 24000)

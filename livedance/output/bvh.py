@@ -28,18 +28,19 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from livedance.errors import LivedanceError
 from livedance.motion.skeleton import topological_order
+from livedance.output.files import check_output, save_output
 from livedance.output.vmc import _solve
 
 __all__ = [
     "CHANNELS",
     "BvhError",
     "BvhRecorder",
-    "check_writable",
     "euler_zxy",
     "solve_rotations",
     "write_bvh",
@@ -51,25 +52,6 @@ CHANNELS = ("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yr
 
 class BvhError(LivedanceError):
     """A BVH file cannot be written."""
-
-
-def check_writable(path: str | os.PathLike[str]) -> Path:
-    """Refuse, in one line, a BVH path that cannot be written, before any work is done.
-
-    Raises
-    ------
-    BvhError
-        If the folder does not exist or is not writable, or the path is a folder.
-    """
-    p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
-    if p.is_dir():
-        raise BvhError(f"{p}: is a folder, not a file")
-    if not folder.is_dir():
-        raise BvhError(f"{p}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise BvhError(f"{p}: not writable")
-    return p
 
 
 class _Plan:
@@ -185,7 +167,8 @@ def write_bvh(
     offsets: Sequence[Sequence[float]] | np.ndarray,
     fps: float,
 ) -> Path:
-    """Write one dancer's joints as BVH (to a temporary name, then renamed).
+    """Write one dancer's joints as BVH (to a hidden ``.part`` name, then renamed; a file that
+    cannot be written goes to the temporary directory, see :func:`save_output`).
 
     Parameters
     ----------
@@ -195,11 +178,10 @@ def write_bvh(
         ``joint_parents``, ``joint_offsets``, m).
     fps : frames per second.
     """
-    path = check_writable(path)
     off = np.asarray(offsets, np.float64)
     joints = np.asarray(joints)
     if joints.ndim != 3 or joints.shape[1:] != (len(joint_names), 3) or len(joints) == 0:
-        raise BvhError(f"{path}: joints {joints.shape} do not fit ({len(joint_names)} joints)")
+        raise BvhError(f"joints {joints.shape} do not fit a skeleton of {len(joint_names)} joints")
     order, rot, trans = solve_rotations(joints, parents, off)
     angles = np.unwrap(euler_zxy(rot), period=360.0, axis=0)  # no 360-degree jumps between frames
     plan_children: list[list[int]] = [[] for _ in joint_names]
@@ -239,16 +221,12 @@ def write_bvh(
     joint(int(order[0]), 0)
     lines += ["MOTION", f"Frames: {len(joints)}", f"Frame Time: {1.0 / fps:.9f}"]
     values = np.concatenate([trans, angles], axis=2).reshape(len(joints), -1)
-    tmp = path.with_name(path.name + ".part")
-    try:
-        with open(tmp, "w", encoding="ascii") as f:
-            f.write("\n".join(lines) + "\n")
-            np.savetxt(f, values, fmt="%.6f", delimiter=" ")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise BvhError(f"{path}: cannot be written ({exc.strerror or exc})") from None
-    return path
+
+    def write(f: BinaryIO) -> None:
+        f.write(("\n".join(lines) + "\n").encode("ascii"))
+        np.savetxt(f, values, fmt="%.6f", delimiter=" ")
+
+    return save_output(path, write, ".bvh")
 
 
 class BvhRecorder:
@@ -256,7 +234,7 @@ class BvhRecorder:
 
     Parameters
     ----------
-    path : the .bvh file (checked for writability now, written at :meth:`close`).
+    path : the .bvh file (checked now, before any frame, and written at :meth:`close`).
     joint_names, parents, offsets, fps : the skeleton and frame rate (model metadata).
     dancer : which of the B dancers to record.
     """
@@ -270,7 +248,7 @@ class BvhRecorder:
         fps: float,
         dancer: int = 0,
     ) -> None:
-        self.path = check_writable(path)
+        self.path = check_output(path, ".bvh")
         self.joint_names = list(joint_names)
         self.parents = list(parents)
         self.offsets = np.asarray(offsets, np.float64)

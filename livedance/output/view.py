@@ -409,6 +409,41 @@ def replay_server(
     return ViewServer(port, hello, files, host=host)
 
 
+def play_render(
+    path: Path, audio: Path | None, port: int, host: str = "127.0.0.1", open_browser: bool = False
+) -> None:
+    """``livedance view``: serve a saved render (and its music) until Ctrl-C.
+
+    Raises
+    ------
+    ViewError
+        A file that is not a render, music that cannot be read, a port that cannot be opened.
+    """
+    import sys
+    import zipfile
+
+    try:
+        with np.load(path) as data:
+            render = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ViewError(f"{path}: not a render ({exc})") from None
+    if "joints" not in render or "fps" not in render:
+        raise ViewError(f"{path}: not a render (no joints or fps in it)")
+    server = replay_server(render, audio, port, host)
+    print(f"livedance: playing {path} at {server.url}; Ctrl-C stops", file=sys.stderr)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
 def live_hello(
     joint_names: Sequence[str],
     parents: Sequence[int],
