@@ -19,7 +19,7 @@ const scene = new THREE.Scene();
 scene.background = new THREE.Color(0x20242c);
 scene.fog = new THREE.Fog(0x20242c, 8, 20);
 const camera = new THREE.PerspectiveCamera(45, window.innerWidth / window.innerHeight, 0.05, 100);
-camera.position.set(0.9, 1.45, 3.3);
+camera.position.set(0.9, 1.5, 3.6);
 const controls = new OrbitControls(camera, renderer.domElement);
 controls.target.set(0, 0.9, 0);
 controls.enableDamping = true;
@@ -293,17 +293,28 @@ function applyReplay() {
 }
 
 // -- the loop -----------------------------------------------------------------------------------
+// The camera follows the dancers' centre (smoothed over ~0.4 s, whatever the frame rate) and backs
+// off so that they all stay in view; the user can still orbit and zoom out.
 const follow = new THREE.Vector3(0, 0.9, 0);
+let lastTick = performance.now();
 function animate() {
   requestAnimationFrame(animate);
+  const now = performance.now();
+  const dt = Math.min(1, (now - lastTick) / 1000);
+  lastTick = now;
   if (hello) (hello.mode === 'live' ? applyLive : applyReplay)();
   if (dancers.length) {
     const c = new THREE.Vector3();
     for (const d of dancers) c.add(d.root);
     c.divideScalar(dancers.length).setY(0.9);
+    let spread = 0;
+    for (const d of dancers) spread = Math.max(spread, Math.hypot(d.root.x - c.x, d.root.z - c.z));
     const before = follow.clone();
-    follow.lerp(c, 0.05);
+    follow.lerp(c, 1 - Math.exp(-dt / 0.4));
     camera.position.add(follow.clone().sub(before));
+    const away = camera.position.clone().sub(follow);
+    const least = 3.4 + 1.6 * spread;
+    if (away.length() < least) camera.position.copy(follow).add(away.setLength(least));
     controls.target.copy(follow);
     sun.position.set(follow.x + 2.5, 6, follow.z + 3);
     sun.target.position.copy(follow);
