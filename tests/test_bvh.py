@@ -22,6 +22,7 @@ from livedance.errors import LivedanceError
 from livedance.model.metadata import read_metadata
 from livedance.model.step import DEFAULT_MODEL
 from livedance.output.bvh import BvhRecorder, euler_zxy, write_bvh
+from tests.jack import unavailable
 
 # -- an independent BVH reader ---------------------------------------------------------------
 
@@ -266,7 +267,8 @@ def test_blender_imports_it(rendered: tuple[Path, Path], tmp_path: Path) -> None
     """Blender's own importer (headless), its defaults: every bone's head lands on its joint."""
     blender = shutil.which("blender")
     if blender is None:
-        pytest.skip("Blender is not installed (apt-get install blender)")
+        unavailable("Blender is not installed (apt-get install blender)")
+        return
     npz, bvh = rendered
     out = tmp_path / "heads.json"
     run = subprocess.run(

@@ -28,6 +28,7 @@ import concurrent.futures
 import contextlib
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -69,6 +70,12 @@ are -1 where the frame does not carry them)."""
 
 DEFAULT_PORT = 8765
 """``serve --view`` without a port."""
+
+SEND_BUFFER = 16 * 1024
+"""Per tab, the kernel's send buffer (bytes; Linux doubles it) and the most the server keeps
+waiting to be written: a tab that stops reading holds up at most this much of stale frames
+(about a second's worth at one dancer, not megabytes of them, seconds behind) and then misses
+frames, counted."""
 
 STATUS_PERIOD_S = 0.5
 """How often each tab gets a status message."""
@@ -207,6 +214,10 @@ class ViewServer:
                 port,
                 process_request=self._http,
                 compression=None,  # poses do not compress; spare the CPU
+                # sends never wait for a slow tab: the handler skips frames for it instead
+                # (see SEND_BUFFER), so the library's own limit is only a backstop
+                write_limit=1 << 22,
+                close_timeout=0.5,  # a tab that does not answer the close is cut off
                 max_size=1 << 16,
                 logger=log,
             )
@@ -220,11 +231,19 @@ class ViewServer:
         sock = next(iter(self._server.sockets))
         ready.set_result(int(sock.getsockname()[1]))
         loop.run_forever()
-        # stopped: close the server and the connections, then the loop
-        self._server.close()
-        with contextlib.suppress(Exception):
-            loop.run_until_complete(asyncio.wait_for(self._server.wait_closed(), 2.0))
+        loop.run_until_complete(self._shutdown())
         loop.close()
+
+    async def _shutdown(self) -> None:
+        """Close the server and every connection; tabs that do not answer are cut off."""
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         from websockets.datastructures import Headers
@@ -251,12 +270,15 @@ class ViewServer:
 
         self.counters.connects += 1
         self.clients += 1
+        sock = ws.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         reader = asyncio.ensure_future(self._read(ws))
         try:
             await ws.send(self.hello)
             seen = self._seq
             next_status = 0.0
-            while True:
+            while not reader.done():  # the reader ends when the tab goes
                 new = self._new
                 assert new is not None
                 if self._seq == seen:
@@ -264,19 +286,22 @@ class ViewServer:
                         await asyncio.wait_for(new.wait(), STATUS_PERIOD_S)
                 with self._lock:
                     message, seq = self._front, self._seq
+                # a tab that has not read what it was sent is behind: it misses this frame, and
+                # nothing is queued for it beyond the buffers (so no await waits on it for long)
+                behind = ws.transport.get_write_buffer_size() > SEND_BUFFER
                 if seq != seen and message:
                     if seen:
                         self.counters.frames_missed += seq - seen - 1
                     seen = seq
-                    # waits while the tab reads slowly: frames that come meanwhile are missed
-                    await ws.send(message)
-                    self.counters.frames_sent += 1
+                    if behind:
+                        self.counters.frames_missed += 1
+                    else:
+                        await ws.send(message)
+                        self.counters.frames_sent += 1
                 now = time.monotonic()
-                if self.status is not None and now >= next_status:
+                if self.status is not None and now >= next_status and not behind:
                     next_status = now + STATUS_PERIOD_S
                     await ws.send(self._status_message(now))
-                if reader.done():
-                    break
         except ConnectionClosed:
             pass
         finally:
