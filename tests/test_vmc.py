@@ -16,15 +16,15 @@ from vmcp.events import BoneTransformEvent, RelativeTimeEvent, RootTransformEven
 from livedance.errors import OscError
 from livedance.model.metadata import read_metadata
 from livedance.model.step import DEFAULT_MODEL
-from livedance.output.layouts import VmcLayout, make_layout
-from livedance.output.sender import OscSender
-from livedance.output.vmc import (
+from livedance.motion.bones import (
     BONE_PARENTS,
     BONES,
     BoneSolver,
     to_unity_position,
     to_unity_quaternion,
 )
+from livedance.output.layouts import VmcLayout, make_layout
+from livedance.output.sender import OscSender
 from livedance.output.wire import MAX_DATAGRAM
 
 META = read_metadata(DEFAULT_MODEL)

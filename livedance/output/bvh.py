@@ -4,11 +4,12 @@ The HIERARCHY is the model's skeleton as its metadata gives it (joint names, par
 offsets in metres, y-up, the dancer facing +z), root first, children in joint order. MOTION holds
 one line per frame at the model's frame rate (60 fps).
 
-Rotations are solved from the joint positions by the VMC bone solver (:mod:`livedance.output.vmc`,
-``_solve``) run on this skeleton instead of Unity's humanoid: each joint turns its one child's
-rest direction onto the child's measured direction by the shortest arc from its parent's frame,
-and a joint with several children (the spine, a forearm that carries hand and hand-direction
-point) takes a full frame from its longest child and the line between two others.
+Rotations are solved from the joint positions by the bone solver of the VMC output
+(:func:`livedance.motion.bones.solve_bones`) run on this skeleton instead of Unity's humanoid:
+each joint turns its one child's rest direction onto the child's measured direction by the
+shortest arc from its parent's frame, and a joint with several children (the spine, a forearm
+that carries hand and hand-direction point) takes a full frame from its longest child and the
+line between two others.
 
 Every joint, not only the root, also carries its translation in its parent's frame
 (``Xposition Yposition Zposition``, replacing its OFFSET as Blender's importer reads it). The
@@ -33,9 +34,9 @@ from typing import BinaryIO
 import numpy as np
 
 from livedance.errors import LivedanceError
+from livedance.motion.bones import solve_bones
 from livedance.motion.skeleton import topological_order
 from livedance.output.files import check_output, save_output
-from livedance.output.vmc import _solve
 
 __all__ = [
     "CHANNELS",
@@ -130,7 +131,7 @@ def solve_rotations(
     pos = np.asarray(joints, np.float64)[:, plan.order]
     args = (weights, plan.bone_parent, plan.prim, plan.sec, plan.rest_dir, plan.rest_frame)
     for f in range(frames):
-        _solve(np.asarray(joints[f], np.float64), *args, points, glob, quat)
+        solve_bones(np.asarray(joints[f], np.float64), *args, points, glob, quat)
         world[f] = glob
     par = plan.bone_parent
     parent_rot = np.where((par >= 0)[None, :, None, None], world[:, np.maximum(par, 0)], np.eye(3))

@@ -277,11 +277,10 @@ class VmcLayout:
 
     Per frame, in bundles of at most ``MAX_DATAGRAM`` bytes (time tag "immediately"):
     ``/VMC/Ext/Root/Pos ,sfffffff "root" px py pz qx qy qz qw``, one
-    ``/VMC/Ext/Bone/Pos ,sfffffff <bone> px py pz qx qy qz qw`` per ``livedance.output.vmc.BONES``
-    entry
-    (position: the bone's rest offset from its parent; rotation: local, from
-    :class:`livedance.output.vmc.BoneSolver`), then ``/VMC/Ext/OK ,i 1`` and ``/VMC/Ext/T ,f`` audio
-    time. Unity coordinates: metres, left-handed, y-up.
+    ``/VMC/Ext/Bone/Pos ,sfffffff <bone> px py pz qx qy qz qw`` per
+    ``livedance.motion.bones.BONES`` entry (position: the bone's rest offset from its parent;
+    rotation: local, from :class:`livedance.motion.bones.BoneSolver`), then ``/VMC/Ext/OK ,i 1``
+    and ``/VMC/Ext/T ,f`` audio time. Unity coordinates: metres, left-handed, y-up.
 
     Parameters
     ----------
@@ -307,7 +306,7 @@ class VmcLayout:
         dancers: int = 1,
         offsets: Sequence[Sequence[float]] | np.ndarray | None = None,
     ) -> None:
-        from livedance.output.vmc import BONES, BoneSolver
+        from livedance.motion.bones import BONES, BoneSolver
 
         if dancers != 1:
             raise OscError(f"vmc OSC layout: a VMC stream carries one avatar, not {dancers}")
