@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from livedance import config as ld_config
 from livedance.motion.pose import pose_feature_names
+from training import augment, transfer
 from training import skeleton as sk
 from training.dancenet import DanceNet, DanceNetConfig
 from training.data import songs as td
@@ -51,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
         "cache": "cache/features",
         "split": "training/split.json",
         "window": 256,
+        "stretch": [],
     },
     "model": {},
     "train": {
@@ -58,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
         "lr": 1e-3,
         "steps": 1000,
         "noise_std": 0.1,
+        "noise_std_max": None,
+        "prev_dropout": 0.0,
         "contact_weight": 1.0,
         "grad_clip": 1.0,
         "checkpoint_every": 500,
@@ -136,6 +140,8 @@ def load_data(
         split = td.make_split([p.name for p in tang2018.list_songs(root)], cfg["seed"])
     cache = Path(d["cache"]) if d.get("cache") else None
     train = [td.load_song(root / n, cache) for n in split["train"]]
+    if d["stretch"]:  # the train songs again at other tempos (training.augment)
+        train += augment.stretched_songs(root, split["train"], d["stretch"], cache)
     val = [td.load_song(root / n, cache) for n in split["val"]]
     _, names, _ = td._extractor_info()
     skel = {
@@ -232,7 +238,8 @@ def train(
     cfg : a config from :func:`load_config`.
     out_dir : folder for ``last.pt``, ``best.pt`` and ``log.jsonl``.
     resume : continue from ``out_dir/last.pt`` (model, optimizer, step, RNG states).
-    init : start from this checkpoint's weights (same model config) with a fresh optimizer, step
+    init : start from this checkpoint's weights (same model config; conditioning features
+        matched by name, see :mod:`training.transfer`) with a fresh optimizer, step
         count and best loss: fine-tuning, e.g. after the conditioning features changed.
     device : torch device; default cuda when present, else cpu.
     progress : show a tqdm progress bar (rank 0).
@@ -256,7 +263,8 @@ def train(
     noise_gen = torch.Generator(dist.device).manual_seed(cfg["seed"] * 1000 + dist.rank)
 
     train_songs, val_songs, skel, described = load_data(cfg)
-    stats = td.compute_stats(train_songs)
+    # normalisation from the songs as recorded: tempo-augmented copies leave it unchanged
+    stats = td.compute_stats(augment.as_recorded(train_songs))
     # constant pose features (the root's own position relative to itself) carry no information
     # and would dominate the likelihood: they are left out of the loss
     pose_mask = torch.from_numpy((stats.pose_std > np.float32(td.STD_FLOOR)).astype(np.float32)).to(
@@ -313,7 +321,11 @@ def train(
     if init is not None and not resume:
         ck = torch.load(init, map_location=dist.device, weights_only=False)
         if ck["config"] != net_cfg.to_dict():
-            raise ValueError(f"--init: {init} holds a different model config")
+            # the conditioning features changed: their columns are matched by name
+            try:
+                ck["state_dict"] = transfer.adapt_state_dict(ck, model, skel["feature_names"])
+            except ValueError as e:
+                raise ValueError(f"--init: {init} holds a different model config ({e})") from None
         model.load_state_dict(ck["state_dict"])
         init_from = {"checkpoint": Path(init).name, "steps": int(ck["train_state"]["step"])}
         parent = ck.get("metadata", {}).get("trained_on", {}).get("fine_tuned_from")
@@ -419,14 +431,15 @@ def train(
             full_epoch = batch_in_epoch == 0
             for batch in loader:
                 b = {k: v.to(dist.device) for k, v in batch.items()}
-                prev = b["prev_pose"]
-                if tc["noise_std"] > 0:
-                    # DanceNet's robustness trick: the model learns to recover from its own
-                    # imperfect previous poses
-                    noise = torch.randn(
-                        prev.shape, generator=noise_gen, device=prev.device, dtype=prev.dtype
-                    )
-                    prev = prev + float(tc["noise_std"]) * noise
+                # DanceNet's robustness trick: the model learns to recover from its own
+                # imperfect previous poses (and, with more noise, to lean on the music)
+                prev = augment.perturb_prev(
+                    b["prev_pose"],
+                    noise_gen,
+                    float(tc["noise_std"]),
+                    tc["noise_std_max"],
+                    float(tc["prev_dropout"]),
+                )
                 o = model(prev, b["cond"], b["style"])
                 loss, parts = dancenet_loss(
                     o,
