@@ -151,3 +151,21 @@ def test_a_step_model_comes_back_as_the_same_network(weights: str, tmp_path: Pat
         err = max(err, float(np.abs(step.gmm_mean - full["gmm_mean"][:, t].numpy()).max()))
     # fp32: the same function; int8: the runtime also rounds its activations to 8 bits
     assert err < (1e-4 if weights == "fp32" else 0.05), err
+
+
+def test_a_gmm_dancenet_starts_its_one_mean_ablation() -> None:
+    p, c, s = 6, 3, 2
+    kw = dict(residual_channels=4, skip_channels=8, dilations=(1, 2))
+    torch.manual_seed(0)
+    gmm = DanceNet(DanceNetConfig(p, c, s, gmm_components=3, **kw)).eval()
+    one = DanceNet(DanceNetConfig(p, c, s, gmm_components=1, **kw)).eval()
+    names = ["a", "b", "c"]
+    one.load_state_dict(adapt_state_dict(_checkpoint(gmm, "dancenet", names, p), one, names))
+    g = torch.Generator().manual_seed(1)
+    x = (torch.randn(1, 7, p, generator=g), torch.randn(1, 7, c, generator=g), torch.ones(1, 7, s))
+    with torch.no_grad():
+        a, b = gmm(*x), one(*x)
+    w = torch.softmax(gmm.head2.bias[:3].detach(), 0)
+    want = torch.einsum("k,ntkp->ntp", w, a["gmm_mean"])
+    torch.testing.assert_close(b["gmm_mean"][:, :, 0], want, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(b["contact_logits"], a["contact_logits"])

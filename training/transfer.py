@@ -1,10 +1,13 @@
-"""Fine-tuning across a change of the conditioning features: weights matched by feature name.
+"""Fine-tuning across a change of the conditioning features or of the output head.
 
 When the FeatureExtractor gains, loses or reorders features, a trained network's weights still
 fit everything but the columns that read the conditioning. :func:`adapt_state_dict` moves those
 columns to the new feature order by name; a feature the old model never saw gets zero weights
 (the network starts as it was and learns to use the new input), a dropped one loses its
-columns. Everything else must match exactly.
+columns. A DanceNet with K mixture components can also start a one-mean DanceNet (the MSE
+ablation): its mean rows are the components' means averaged with the weights of the logits'
+biases, so the ablation differs from the GMM model in its loss and head only, not in the
+training it had. Everything else must match exactly.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ def adapt_state_dict(
     for name, want in dst.items():
         have = src[name]
         rule = next((v for k, v in rules.items() if name == k or name.endswith("." + k)), None)
+        if kind == "dancenet" and name.startswith("head2.") and have.shape != want.shape:
+            out[name] = _one_mean_head(have, src["head2.bias"], pose_dim, len(want))
+            continue
         if rule is None:
             if have.shape != want.shape:
                 raise ValueError(f"{name}: shape {tuple(have.shape)} != {tuple(want.shape)}")
@@ -74,3 +80,28 @@ def adapt_state_dict(
         w[:, start + c_new :] = have[:, start + c_old :]  # the style columns after the features
         out[name] = w
     return out
+
+
+def _one_mean_head(
+    have: torch.Tensor, bias: torch.Tensor, pose_dim: int, rows: int
+) -> torch.Tensor:
+    """Rows of a K-component head2 weight or bias for a one-component head of ``rows`` rows.
+
+    Layout ``[logits K | means K*P | log_stds K*P | contacts]``: the one logit is 0, the mean
+    and log-std rows are averages over the components weighted by softmax(logit biases).
+    """
+    contacts = rows - (1 + 2 * pose_dim)
+    k = (len(have) - contacts) // (1 + 2 * pose_dim)
+    if k < 2 or len(have) != k * (1 + 2 * pose_dim) + contacts:
+        raise ValueError(f"head2: {len(have)} rows do not fit a {rows}-row one-mean head")
+    w = torch.softmax(bias[:k].detach(), 0).to(have.dtype)
+    lead = have.shape[1:]
+
+    def avg(block: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("k,kp...->p...", w, block.reshape(k, pose_dim, *lead))
+
+    means = have[k : k + k * pose_dim]
+    log_stds = have[k + k * pose_dim : k + 2 * k * pose_dim]
+    return torch.cat(
+        [torch.zeros_like(have[:1]), avg(means), avg(log_stds), have[len(have) - contacts :]]
+    )
