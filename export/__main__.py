@@ -14,6 +14,15 @@ from pathlib import Path
 from livedance.errors import LivedanceError
 
 
+def _kind(checkpoint: Path) -> str:
+    """``kind`` of a training checkpoint (``dancenet`` when it does not say)."""
+    import torch
+
+    return str(
+        torch.load(str(checkpoint), map_location="cpu", weights_only=True).get("kind", "dancenet")
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     ap = argparse.ArgumentParser(prog="python -m export", description=__doc__.splitlines()[0])
@@ -49,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
             model, meta = export_random(
                 cfg, args.output, seed=args.seed, opset=opset, weights=args.weights
             )
+        elif _kind(args.checkpoint) == "lstm":  # the recurrent ablation, (h, c) as the state
+            from export.lstm import export_lstm_step_model, load_lstm_checkpoint
+
+            lstm, metadata = load_lstm_checkpoint(args.checkpoint)
+            meta = export_lstm_step_model(lstm, metadata, args.output, opset)
+            print(f"wrote {args.output}: LSTM {lstm.cfg.layers} x {lstm.cfg.hidden}, fp32")
+            return 0
         else:
             model, metadata = load_checkpoint(args.checkpoint)
             meta = export_step_model(model, metadata, args.output, opset, args.weights)
