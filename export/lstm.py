@@ -1,6 +1,6 @@
 """Export of the plain-LSTM ablation to the runtime's one-frame step contract.
 
-The runtime advances any model through the same five inputs and outputs (``livedance.step``):
+The runtime advances any model through the same five inputs and outputs (``livedance.model.step``):
 ``prev_pose``, ``cond``, ``style``, a state ring ``(B, R, L, H)`` and ``step`` in;
 ``gmm_logits``, ``gmm_mean``, ``gmm_log_std``, ``contact_logits`` and ``state_column (B, L, H)``
 out, the runtime writing ``state_column`` into ring slot ``step mod R``. An LSTM's state is
@@ -28,7 +28,7 @@ import torch
 from onnx import TensorProto, helper
 
 from export.step import OPSET, GraphBuilder, _model
-from livedance.metadata import METADATA_KEY, ModelMetadata
+from livedance.model.metadata import METADATA_KEY, ModelMetadata
 from training.lstm import DanceLSTM, LSTMConfig
 
 MIN_LOG_STD = -7.0

@@ -40,6 +40,33 @@ def describe_lineage(tuned: dict[str, Any]) -> str:
     return ", itself fine-tuned from ".join(f"a {n}-step run" for n in steps)
 
 
+def _input_noise(train: dict[str, Any]) -> str:
+    """How the previous-pose input was perturbed in training (``training.augment.perturb_prev``)."""
+    std, top, drop = train.get("noise_std"), train.get("noise_std_max"), train.get("prev_dropout")
+    text = (
+        f"Gaussian previous-pose noise of a std drawn per window in [{std}, {top}]"
+        if top
+        else f"Gaussian input noise std {std}"
+    )
+    if drop:
+        text += f", each window's previous poses withheld (the mean pose) with probability {drop}"
+    return text
+
+
+def _augmentation(data: dict[str, Any]) -> list[str]:
+    """Model card line on tempo augmentation (``training.augment``), if the run used it."""
+    factors = data.get("stretch") or []
+    if not factors:
+        return []
+    return [
+        "- Tempo augmentation: every train song also played at "
+        + ", ".join(f"{r:g}" for r in factors)
+        + " x its tempo, music and motion resampled together (root velocities scale alike) and "
+        "the conditioning recomputed by the live FeatureExtractor on the resampled audio "
+        "(`training/augment.py`); normalisation from the songs as recorded."
+    ]
+
+
 def model_card(
     meta: dict[str, Any],
     training: dict[str, Any],
@@ -87,10 +114,11 @@ def model_card(
         f"- Skeleton: {len(meta['joint_names'])} joints ({', '.join(meta['joint_names'])}).",
         "",
         "## Training",
-        f"- Loss {cfg.get('loss')}, Gaussian input noise std {train.get('noise_std')}, "
+        f"- Loss {cfg.get('loss')}, {_input_noise(train)}, "
         f"batch {train.get('batch_size')} windows of "
         f"{cfg.get('data', {}).get('window')} frames, Adam lr {train.get('lr')}, "
         f"seed {cfg.get('seed')}.",
+        *_augmentation(cfg.get("data", {})),
         f"- Trained {training.get('step')} steps ({training.get('epoch')} epochs)"
         + (
             f", fine-tuned from {describe_lineage(tuned)} of the same model after the "

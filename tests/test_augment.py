@@ -169,3 +169,49 @@ def test_a_gmm_dancenet_starts_its_one_mean_ablation() -> None:
     want = torch.einsum("k,ntkp->ntp", w, a["gmm_mean"])
     torch.testing.assert_close(b["gmm_mean"][:, :, 0], want, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(b["contact_logits"], a["contact_logits"])
+
+
+def test_horizon_head_compares_each_horizon_with_the_pose_ahead() -> None:
+    from training.horizon import HorizonHead
+
+    torch.manual_seed(0)
+    head = HorizonHead(5, 3, [1, 4], width=7)
+    feats, pose = torch.randn(2, 10, 5), torch.randn(2, 10, 3)
+    pred = head.net(feats).reshape(2, 10, 2, 3)
+    want = ((pred[:, :9, 0] - pose[:, 1:]) ** 2).sum(-1).mean()
+    want = (want + ((pred[:, :6, 1] - pose[:, 4:]) ** 2).sum(-1).mean()) / 2
+    torch.testing.assert_close(head.loss(feats, pose), want)
+    with pytest.raises(ValueError, match="horizons"):
+        HorizonHead(5, 3, [0])
+
+
+@pytest.mark.parametrize("model", [{}, {"kind": "lstm", "hidden": 16, "layers": 1}])
+def test_recipe_trains_and_resumes_exactly(model: dict, tmp_path: Path) -> None:
+    from training.train import load_config, train
+
+    tiny = Path(__file__).resolve().parents[1] / "training" / "configs" / "tiny.json"
+    cfg = load_config(tiny, loss="mse" if model else None)
+    if model:
+        cfg["model"] = model
+    cfg["train"].update(
+        steps=10,
+        checkpoint_every=5,
+        val_every=5,
+        log_every=5,
+        horizons=[2, 5],
+        horizon_weight=1.0,
+        noise_std_max=0.5,
+        prev_dropout=0.2,
+    )
+    train(cfg, tmp_path / "straight", progress=False)
+    cfg["train"]["steps"] = 5
+    train(cfg, tmp_path / "resumed", progress=False)
+    cfg["train"]["steps"] = 10
+    train(cfg, tmp_path / "resumed", resume=True, progress=False)
+    a = torch.load(tmp_path / "straight" / "last.pt", weights_only=False)
+    b = torch.load(tmp_path / "resumed" / "last.pt", weights_only=False)
+    assert set(a["aux_state_dict"]) == set(b["aux_state_dict"])
+    for k, v in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][k], v, rtol=1e-5, atol=1e-6)
+    rows = (tmp_path / "straight" / "log.jsonl").read_text().splitlines()
+    assert "ahead" in rows[0]  # the auxiliary loss is logged beside the main one

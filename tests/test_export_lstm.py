@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from export.lstm import MIN_LOG_STD, export_lstm_step_model  # noqa: E402
 from export.step import fixture_metadata  # noqa: E402
-from livedance.step import DanceStep  # noqa: E402
+from livedance.model.step import DanceStep  # noqa: E402
 from tests.model_fixtures import runtime_cond_dim  # noqa: E402
 from training.dancenet import DanceNetConfig  # noqa: E402
 from training.lstm import DanceLSTM, LSTMConfig  # noqa: E402

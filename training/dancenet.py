@@ -196,7 +196,11 @@ class DanceNet(nn.Module):
         }
 
     def forward(
-        self, prev_pose: torch.Tensor, cond: torch.Tensor, style: torch.Tensor
+        self,
+        prev_pose: torch.Tensor,
+        cond: torch.Tensor,
+        style: torch.Tensor,
+        with_features: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Whole sequences.
 
@@ -209,7 +213,8 @@ class DanceNet(nn.Module):
         Returns
         -------
         dict with ``gmm_logits`` (N, T, K), ``gmm_mean`` (N, T, K, P), ``gmm_log_std`` (N, T, K, P)
-        and ``contact_logits`` (N, T, n_contacts).
+        and ``contact_logits`` (N, T, n_contacts); with ``with_features`` also ``features``
+        (N, T, skip channels), the head's hidden layer (for training-only auxiliary heads).
         """
         cs = torch.cat([cond, style], dim=-1).transpose(1, 2)
         x = self.input(torch.cat([prev_pose.transpose(1, 2), cs], dim=1))
@@ -217,8 +222,11 @@ class DanceNet(nn.Module):
         for layer in self.layers:
             x, s = layer(x, cs)
             skip = skip + s
-        y = self.head2(F.relu(self.head1(F.relu(skip))))
-        return self._split_head(y.transpose(1, 2))
+        hidden = F.relu(self.head1(F.relu(skip)))
+        out = self._split_head(self.head2(hidden).transpose(1, 2))
+        if with_features:
+            out["features"] = hidden.transpose(1, 2)
+        return out
 
     def initial_state(self, batch: int = 1) -> torch.Tensor:
         """Zero ring state (B, R, L, H): equals the causal zero padding of :meth:`forward`."""

@@ -104,7 +104,11 @@ class DanceLSTM(nn.Module):
         }
 
     def forward(
-        self, prev_pose: torch.Tensor, cond: torch.Tensor, style: torch.Tensor
+        self,
+        prev_pose: torch.Tensor,
+        cond: torch.Tensor,
+        style: torch.Tensor,
+        with_features: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Whole sequences from a zero state.
 
@@ -120,7 +124,10 @@ class DanceLSTM(nn.Module):
         (N, T, 1, P) zeros and ``contact_logits`` (N, T, n_contacts).
         """
         y, _ = self.lstm(torch.cat([prev_pose, cond, style], dim=-1))
-        return self._outputs(y)
+        out = self._outputs(y)
+        if with_features:  # the hidden output, for training-only auxiliary heads
+            out["features"] = y
+        return out
 
     def initial_state(self, batch: int = 1) -> LSTMState:
         """Zero ``(h, c)``, each (layers, B, hidden): the state :meth:`forward` starts from."""

@@ -38,6 +38,7 @@ from training import skeleton as sk
 from training.dancenet import DanceNet, DanceNetConfig
 from training.data import songs as td
 from training.data import tang2018
+from training.horizon import HorizonHead
 from training.losses import dancenet_loss
 from training.lstm import DanceLSTM, LSTMConfig
 
@@ -62,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
         "noise_std": 0.1,
         "noise_std_max": None,
         "prev_dropout": 0.0,
+        "horizons": [],
+        "horizon_weight": 0.0,
         "contact_weight": 1.0,
         "grad_clip": 1.0,
         "checkpoint_every": 500,
@@ -298,7 +301,13 @@ def train(
         model = DanceNet(net_cfg).to(dist.device)
     else:
         raise ValueError(f"unknown model kind {arch!r}: use 'dancenet' or 'lstm'")
-    opt = torch.optim.Adam(model.parameters(), lr=float(tc["lr"]))
+    # training-only head predicting poses further ahead (training.horizon); not exported
+    aux: HorizonHead | None = None
+    if tc["horizons"] and float(tc["horizon_weight"]) > 0:
+        width = net_cfg.hidden if isinstance(net_cfg, LSTMConfig) else net_cfg.skip_channels
+        aux = HorizonHead(width, sizes["pose_dim"], tc["horizons"]).to(dist.device)
+    params = list(model.parameters()) + (list(aux.parameters()) if aux is not None else [])
+    opt = torch.optim.Adam(params, lr=float(tc["lr"]))
     step, epoch, batch_in_epoch, best = 0, 0, 0, math.inf
     last_path = out / "last.pt"
     if resume:
@@ -308,6 +317,8 @@ def train(
         if ck["config"] != net_cfg.to_dict():
             raise ValueError(f"--resume: {last_path} holds a different model config")
         model.load_state_dict(ck["state_dict"])
+        if aux is not None:
+            aux.load_state_dict(ck["aux_state_dict"])
         ts = ck["train_state"]
         opt.load_state_dict(ts["optimizer"])
         step, epoch, batch_in_epoch, best = (
@@ -380,6 +391,7 @@ def train(
             "kind": arch,
             "config": net_cfg.to_dict(),
             "state_dict": raw_model.state_dict(),
+            **({"aux_state_dict": aux.state_dict()} if aux is not None else {}),
             "metadata": meta,
             "train_state": {
                 "optimizer": opt.state_dict(),
@@ -440,7 +452,7 @@ def train(
                     tc["noise_std_max"],
                     float(tc["prev_dropout"]),
                 )
-                o = model(prev, b["cond"], b["style"])
+                o = model(prev, b["cond"], b["style"], with_features=aux is not None)
                 loss, parts = dancenet_loss(
                     o,
                     b["pose"],
@@ -449,10 +461,14 @@ def train(
                     contact_weight=float(tc["contact_weight"]),
                     pose_mask=pose_mask,
                 )
+                if aux is not None:
+                    ahead = aux.loss(o["features"], b["pose"], pose_mask)
+                    parts["ahead"] = float(ahead.detach())
+                    loss = loss + float(tc["horizon_weight"]) * ahead
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if tc["grad_clip"]:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), float(tc["grad_clip"]))
+                    torch.nn.utils.clip_grad_norm_(params, float(tc["grad_clip"]))
                 opt.step()
                 step += 1
                 batch_in_epoch += 1
