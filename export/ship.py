@@ -50,6 +50,12 @@ def _input_noise(train: dict[str, Any]) -> str:
     )
     if drop:
         text += f", each window's previous poses withheld (the mean pose) with probability {drop}"
+    if train.get("horizons") and train.get("horizon_weight"):
+        text += (
+            f", plus {train['horizon_weight']} x the squared error of a training-only head "
+            f"predicting the pose {', '.join(map(str, train['horizons']))} frames ahead from the "
+            "last hidden layer (`training/horizon.py`)"
+        )
     return text
 
 
