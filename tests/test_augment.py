@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -83,7 +84,7 @@ def test_a_stretched_song_is_faster_in_music_and_motion(tmp_path: Path) -> None:
     np.testing.assert_array_equal(again.cond, fast.cond)
 
 
-def _checkpoint(net: torch.nn.Module, kind: str, names: list[str], pose_dim: int) -> dict:
+def _checkpoint(net: Any, kind: str, names: list[str], pose_dim: int) -> dict:
     meta = {"feature_names": names, "pose_mean": [0.0] * pose_dim}
     return {"kind": kind, "state_dict": net.state_dict(), "metadata": meta}
 
@@ -93,7 +94,7 @@ def test_fine_tuning_across_features_matches_columns_by_name(kind: str) -> None:
     p, s = 6, 3
     old, new = ["a", "b", "c"], ["c", "a", "fresh", "b"]
 
-    def build(c: int) -> torch.nn.Module:
+    def build(c: int) -> Any:
         if kind == "lstm":
             return DanceLSTM(LSTMConfig(p, c, s, hidden=8, layers=2))
         return DanceNet(
@@ -155,7 +156,7 @@ def test_a_step_model_comes_back_as_the_same_network(weights: str, tmp_path: Pat
 
 def test_a_gmm_dancenet_starts_its_one_mean_ablation() -> None:
     p, c, s = 6, 3, 2
-    kw = dict(residual_channels=4, skip_channels=8, dilations=(1, 2))
+    kw: dict[str, Any] = dict(residual_channels=4, skip_channels=8, dilations=(1, 2))
     torch.manual_seed(0)
     gmm = DanceNet(DanceNetConfig(p, c, s, gmm_components=3, **kw)).eval()
     one = DanceNet(DanceNetConfig(p, c, s, gmm_components=1, **kw)).eval()
@@ -165,7 +166,9 @@ def test_a_gmm_dancenet_starts_its_one_mean_ablation() -> None:
     x = (torch.randn(1, 7, p, generator=g), torch.randn(1, 7, c, generator=g), torch.ones(1, 7, s))
     with torch.no_grad():
         a, b = gmm(*x), one(*x)
-    w = torch.softmax(gmm.head2.bias[:3].detach(), 0)
+    bias = gmm.head2.bias
+    assert bias is not None
+    w = torch.softmax(bias[:3].detach(), 0)
     want = torch.einsum("k,ntkp->ntp", w, a["gmm_mean"])
     torch.testing.assert_close(b["gmm_mean"][:, :, 0], want, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(b["contact_logits"], a["contact_logits"])
