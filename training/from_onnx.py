@@ -112,11 +112,10 @@ def checkpoint_from_onnx(path: str | Path) -> dict[str, Any]:
         "pose_std joint_names joint_parents joint_offsets contact_joints style_names trained_on"
     ).split()
     trained = meta.get("trained_on", {})
-    steps = int(trained.get("config", {}).get("train", {}).get("steps", 0))
-    parent = trained.get("fine_tuned_from")
-    while parent:  # the whole lineage's steps
-        steps += int(parent.get("steps", 0))
-        parent = parent.get("fine_tuned_from")
+    # its own run's steps: the runs it was fine-tuned from stay in trained_on.fine_tuned_from
+    steps = int(trained.get("training", {}).get("step") or 0) or int(
+        trained.get("config", {}).get("train", {}).get("steps", 0)
+    )
     return {
         "kind": "dancenet",
         "config": cfg.to_dict(),
@@ -139,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     args.output.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ck, args.output)
-    print(f"wrote {args.output}: {ck['train_state']['step']} training steps in its lineage")
+    print(f"wrote {args.output}: the last {ck['train_state']['step']} steps of its training")
     return 0
 
 
