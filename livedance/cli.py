@@ -619,8 +619,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
-    # SIGTERM stops like Ctrl-C: a render keeps its frames, serve prints its summary.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGTERM stops like Ctrl-C: a render keeps its frames, serve prints its summary. Ctrl-C
+    # itself is set too: a process started in the background by a shell inherits SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
     try:
         return COMMANDS[args.command](args)
     except LivedanceError as e:

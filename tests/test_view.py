@@ -292,6 +292,8 @@ def test_view_plays_a_render_with_its_music_scrubs_and_loops(tmp_path: Path) -> 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as a shell starts a background job: SIGINT ignored, yet Ctrl-C below must stop it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         _wait_http(port)
@@ -316,7 +318,12 @@ def test_view_plays_a_render_with_its_music_scrubs_and_loops(tmp_path: Path) -> 
             )
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+        try:
+            proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:  # leave no server behind, whatever failed
+                proc.kill()
+                proc.communicate()
     assert proc.returncode == 0
 
 
