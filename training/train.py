@@ -24,8 +24,9 @@ import math
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import torch
@@ -225,36 +226,139 @@ def evaluate(
     return total / max(n, 1)
 
 
-def train(
-    cfg: dict[str, Any],
-    out_dir: str | os.PathLike[str],
-    *,
-    resume: bool = False,
-    init: str | os.PathLike[str] | None = None,
-    device: str | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Train DanceNet as ``cfg`` says, writing checkpoints to ``out_dir``.
+@dataclass
+class _Run:
+    """One training run's parts, built by :func:`_setup`; ``step``, ``epoch``, ``batch_in_epoch``
+    and ``best`` (the best validation loss) are where it stands, what ``--resume`` restores."""
 
-    Parameters
-    ----------
-    cfg : a config from :func:`load_config`.
-    out_dir : folder for ``last.pt``, ``best.pt`` and ``log.jsonl``.
-    resume : continue from ``out_dir/last.pt`` (model, optimizer, step, RNG states).
-    init : start from this checkpoint's weights (same model config; conditioning features
-        matched by name, see :mod:`training.transfer`) with a fresh optimizer, step
-        count and best loss: fine-tuning, e.g. after the conditioning features changed.
-    device : torch device; default cuda when present, else cpu.
-    progress : show a tqdm progress bar (rank 0).
+    cfg: dict[str, Any]
+    dist: _Dist
+    out: Path
+    arch: str  # "dancenet" | "lstm"
+    net_cfg: DanceNetConfig | LSTMConfig
+    model: torch.nn.Module  # wrapped in DistributedDataParallel when several processes train
+    raw_model: torch.nn.Module
+    aux: HorizonHead | None
+    params: list[torch.nn.Parameter]
+    opt: torch.optim.Optimizer
+    noise_gen: torch.Generator
+    pose_mask: torch.Tensor
+    train_ds: td.WindowDataset
+    val_loader: DataLoader[Any]
+    meta: dict[str, Any]
+    steps_per_epoch: int
+    step: int
+    epoch: int
+    batch_in_epoch: int
+    best: float
+
+    @property
+    def tc(self) -> dict[str, Any]:
+        """The config's ``train`` section."""
+        return self.cfg["train"]
+
+    @property
+    def batch_size(self) -> int:
+        """Windows per step and process."""
+        return int(self.tc["batch_size"])
+
+
+def _build_model(
+    cfg: dict[str, Any], sizes: dict[str, Any], device: torch.device
+) -> tuple[str, DanceNetConfig | LSTMConfig, torch.nn.Module, HorizonHead | None]:
+    """The network the config names and, when it asks for one, the horizon head.
 
     Returns
     -------
-    Summary: ``step``, ``epoch``, ``train_loss`` (mean of the last logged steps), ``val_loss``,
-    ``best_val_loss``, ``seconds``, ``seconds_per_epoch``, ``steps_per_epoch``.
+    arch : ``dancenet`` or ``lstm``.
+    net_cfg, model : its config and the network on ``device``.
+    aux : the training-only head predicting poses further ahead (training.horizon; not
+        exported), or None.
     """
+    tc, kind = cfg["train"], cfg["loss"]
+    model_kw = dict(cfg["model"])
+    arch = model_kw.pop("kind", "dancenet")
+    net_cfg: DanceNetConfig | LSTMConfig
+    model: torch.nn.Module
+    if arch == "lstm":  # the plain-LSTM ablation: one mean, trained with the MSE loss
+        if kind != "mse":
+            raise ValueError("model kind 'lstm' predicts one mean: train it with loss 'mse'")
+        net_cfg = LSTMConfig(**sizes, **model_kw)
+        model = DanceLSTM(net_cfg).to(device)
+    elif arch == "dancenet":
+        if kind == "mse":
+            model_kw["gmm_components"] = 1  # the ablation predicts one mean
+        net_cfg = DanceNetConfig(**sizes, **model_kw)
+        model = DanceNet(net_cfg).to(device)
+    else:
+        raise ValueError(f"unknown model kind {arch!r}: use 'dancenet' or 'lstm'")
+    aux: HorizonHead | None = None
+    if tc["horizons"] and float(tc["horizon_weight"]) > 0:
+        width = net_cfg.hidden if isinstance(net_cfg, LSTMConfig) else net_cfg.skip_channels
+        aux = HorizonHead(width, sizes["pose_dim"], tc["horizons"]).to(device)
+    return arch, net_cfg, model, aux
+
+
+def _resume(
+    last_path: Path,
+    net_cfg: DanceNetConfig | LSTMConfig,
+    model: torch.nn.Module,
+    aux: HorizonHead | None,
+    opt: torch.optim.Optimizer,
+    noise_gen: torch.Generator,
+    device: torch.device,
+) -> tuple[int, int, int, float]:
+    """Load ``last.pt`` into the model, head, optimizer and noise RNG; returns where the run stood:
+    ``(step, epoch, batch_in_epoch, best)``."""
+    if not last_path.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {last_path}")
+    ck = torch.load(last_path, map_location=device, weights_only=False)
+    if ck["config"] != net_cfg.to_dict():
+        raise ValueError(f"--resume: {last_path} holds a different model config")
+    model.load_state_dict(ck["state_dict"])
+    if aux is not None:
+        aux.load_state_dict(ck["aux_state_dict"])
+    ts = ck["train_state"]
+    opt.load_state_dict(ts["optimizer"])
+    noise_gen.set_state(ts["noise_rng"].to(noise_gen.get_state().device))
+    return ts["step"], ts["epoch"], ts["batch_in_epoch"], ts["best"]
+
+
+def _start_from(
+    init: str | os.PathLike[str],
+    net_cfg: DanceNetConfig | LSTMConfig,
+    model: torch.nn.Module,
+    feature_names: list[str],
+    device: torch.device,
+) -> dict[str, Any]:
+    """Load another checkpoint's weights to fine-tune; returns the ``fine_tuned_from`` entry."""
+    ck = torch.load(init, map_location=device, weights_only=False)
+    if ck["config"] != net_cfg.to_dict():
+        # the conditioning features changed: their columns are matched by name
+        try:
+            ck["state_dict"] = transfer.adapt_state_dict(ck, model, feature_names)
+        except ValueError as e:
+            raise ValueError(f"--init: {init} holds a different model config ({e})") from None
+    model.load_state_dict(ck["state_dict"])
+    init_from = {"checkpoint": Path(init).name, "steps": int(ck["train_state"]["step"])}
+    parent = ck.get("metadata", {}).get("trained_on", {}).get("fine_tuned_from")
+    if parent:  # the start was itself fine-tuned: keep the whole lineage
+        init_from["fine_tuned_from"] = parent
+    return init_from
+
+
+def _setup(
+    cfg: dict[str, Any],
+    out_dir: str | os.PathLike[str],
+    resume: bool,
+    init: str | os.PathLike[str] | None,
+    device: str | None,
+) -> _Run:
+    """Everything before the first step: processes, seeds, data and normalisation, the model and
+    its optimizer, a resumed run's state or the weights to fine-tune from, the validation loader
+    and the model metadata the checkpoints carry. See :func:`train`."""
     dist = _Dist(device)
     tc = cfg["train"]
-    kind = cfg["loss"]
     out = Path(out_dir)
     if dist.main:
         out.mkdir(parents=True, exist_ok=True)
@@ -280,68 +384,20 @@ def train(
         val_songs, stats, styles, window, items=int(tc["val_windows"]), seed=cfg["seed"] + 1
     )
 
-    model_kw = dict(cfg["model"])
-    arch = model_kw.pop("kind", "dancenet")
     sizes = {
         "pose_dim": train_songs[0].pose.shape[1],
         "cond_dim": train_songs[0].cond.shape[1],
         "n_styles": len(styles),
     }
-    net_cfg: DanceNetConfig | LSTMConfig
-    model: torch.nn.Module
-    if arch == "lstm":  # the plain-LSTM ablation: one mean, trained with the MSE loss
-        if kind != "mse":
-            raise ValueError("model kind 'lstm' predicts one mean: train it with loss 'mse'")
-        net_cfg = LSTMConfig(**sizes, **model_kw)
-        model = DanceLSTM(net_cfg).to(dist.device)
-    elif arch == "dancenet":
-        if kind == "mse":
-            model_kw["gmm_components"] = 1  # the ablation predicts one mean
-        net_cfg = DanceNetConfig(**sizes, **model_kw)
-        model = DanceNet(net_cfg).to(dist.device)
-    else:
-        raise ValueError(f"unknown model kind {arch!r}: use 'dancenet' or 'lstm'")
-    # training-only head predicting poses further ahead (training.horizon); not exported
-    aux: HorizonHead | None = None
-    if tc["horizons"] and float(tc["horizon_weight"]) > 0:
-        width = net_cfg.hidden if isinstance(net_cfg, LSTMConfig) else net_cfg.skip_channels
-        aux = HorizonHead(width, sizes["pose_dim"], tc["horizons"]).to(dist.device)
+    arch, net_cfg, model, aux = _build_model(cfg, sizes, dist.device)
     params = list(model.parameters()) + (list(aux.parameters()) if aux is not None else [])
     opt = torch.optim.Adam(params, lr=float(tc["lr"]))
-    step, epoch, batch_in_epoch, best = 0, 0, 0, math.inf
-    last_path = out / "last.pt"
+    progress = (0, 0, 0, math.inf)
     if resume:
-        if not last_path.is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint at {last_path}")
-        ck = torch.load(last_path, map_location=dist.device, weights_only=False)
-        if ck["config"] != net_cfg.to_dict():
-            raise ValueError(f"--resume: {last_path} holds a different model config")
-        model.load_state_dict(ck["state_dict"])
-        if aux is not None:
-            aux.load_state_dict(ck["aux_state_dict"])
-        ts = ck["train_state"]
-        opt.load_state_dict(ts["optimizer"])
-        step, epoch, batch_in_epoch, best = (
-            ts["step"],
-            ts["epoch"],
-            ts["batch_in_epoch"],
-            ts["best"],
-        )
-        noise_gen.set_state(ts["noise_rng"].to(noise_gen.get_state().device))
+        progress = _resume(out / "last.pt", net_cfg, model, aux, opt, noise_gen, dist.device)
     init_from: dict[str, Any] | None = None
     if init is not None and not resume:
-        ck = torch.load(init, map_location=dist.device, weights_only=False)
-        if ck["config"] != net_cfg.to_dict():
-            # the conditioning features changed: their columns are matched by name
-            try:
-                ck["state_dict"] = transfer.adapt_state_dict(ck, model, skel["feature_names"])
-            except ValueError as e:
-                raise ValueError(f"--init: {init} holds a different model config ({e})") from None
-        model.load_state_dict(ck["state_dict"])
-        init_from = {"checkpoint": Path(init).name, "steps": int(ck["train_state"]["step"])}
-        parent = ck.get("metadata", {}).get("trained_on", {}).get("fine_tuned_from")
-        if parent:  # the start was itself fine-tuned: keep the whole lineage
-            init_from["fine_tuned_from"] = parent
+        init_from = _start_from(init, net_cfg, model, skel["feature_names"], dist.device)
     raw_model = model
     if dist.world > 1:
         ids = [dist.device.index] if dist.device.type == "cuda" else None
@@ -354,7 +410,6 @@ def train(
     steps_per_epoch = len(train_ds) // (bs * dist.world)
     if steps_per_epoch < 1:
         raise ValueError(f"batch_size {bs} x {dist.world} processes > {len(train_ds)} windows")
-    workers = int(tc["num_workers"])
     val_sampler: DistributedSampler[Any] | None = (
         DistributedSampler(val_ds, dist.world, dist.rank, shuffle=False)
         if (dist.world > 1)
@@ -383,149 +438,232 @@ def train(
     }
     if init_from is not None:
         meta["trained_on"]["fine_tuned_from"] = init_from
+    step, epoch, batch_in_epoch, best = progress
+    return _Run(
+        cfg,
+        dist,
+        out,
+        arch,
+        net_cfg,
+        model,
+        raw_model,
+        aux,
+        params,
+        opt,
+        noise_gen,
+        pose_mask,
+        train_ds,
+        val_loader,
+        meta,
+        steps_per_epoch,
+        step,
+        epoch,
+        batch_in_epoch,
+        best,
+    )
 
-    def save(path: Path, train_loss: float, val_loss: float) -> None:
-        meta["trained_on"]["train_loss"] = train_loss
-        meta["trained_on"]["val_loss"] = val_loss
-        ck = {
-            "kind": arch,
-            "config": net_cfg.to_dict(),
-            "state_dict": raw_model.state_dict(),
-            **({"aux_state_dict": aux.state_dict()} if aux is not None else {}),
-            "metadata": meta,
-            "train_state": {
-                "optimizer": opt.state_dict(),
-                "step": step,
-                "epoch": epoch,
-                "batch_in_epoch": batch_in_epoch,
-                "best": best,
-                "noise_rng": noise_gen.get_state(),
-            },
-        }
-        tmp = path.with_suffix(".tmp")
-        torch.save(ck, tmp)
-        tmp.replace(path)
 
+def _save(run: _Run, path: Path, train_loss: float, val_loss: float) -> None:
+    """Write a checkpoint (see the module docstring) whole: to a temporary file, then renamed."""
+    run.meta["trained_on"]["train_loss"] = train_loss
+    run.meta["trained_on"]["val_loss"] = val_loss
+    ck = {
+        "kind": run.arch,
+        "config": run.net_cfg.to_dict(),
+        "state_dict": run.raw_model.state_dict(),
+        **({"aux_state_dict": run.aux.state_dict()} if run.aux is not None else {}),
+        "metadata": run.meta,
+        "train_state": {
+            "optimizer": run.opt.state_dict(),
+            "step": run.step,
+            "epoch": run.epoch,
+            "batch_in_epoch": run.batch_in_epoch,
+            "best": run.best,
+            "noise_rng": run.noise_gen.get_state(),
+        },
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(ck, tmp)
+    tmp.replace(path)
+
+
+def _epoch_loader(run: _Run) -> DataLoader[Any]:
+    """The training windows of the current epoch still to come (all of them unless the run was
+    resumed in the middle of it); each process gets its share."""
+    run.train_ds.set_epoch(run.epoch)
+    bs, dist = run.batch_size, run.dist
+    if dist.world > 1:
+        sampler: Any = DistributedSampler(run.train_ds, dist.world, dist.rank, shuffle=False)
+        indices = list(iter(sampler))
+    else:
+        indices = list(range(len(run.train_ds)))
+    indices = indices[run.batch_in_epoch * bs : run.steps_per_epoch * bs]
+    return DataLoader(
+        run.train_ds,
+        batch_size=bs,
+        sampler=indices,
+        num_workers=int(run.tc["num_workers"]),
+        collate_fn=_collate,
+        drop_last=True,
+    )
+
+
+def _train_step(run: _Run, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    """One optimizer step on one batch; returns the loss and its parts."""
+    tc = run.tc
+    b = {k: v.to(run.dist.device) for k, v in batch.items()}
+    # DanceNet's robustness trick: the model learns to recover from its own
+    # imperfect previous poses (and, with more noise, to lean on the music)
+    prev = augment.perturb_prev(
+        b["prev_pose"],
+        run.noise_gen,
+        float(tc["noise_std"]),
+        tc["noise_std_max"],
+        float(tc["prev_dropout"]),
+    )
+    o = run.model(prev, b["cond"], b["style"], with_features=run.aux is not None)
+    loss, parts = dancenet_loss(
+        o,
+        b["pose"],
+        b["contacts"],
+        kind=run.cfg["loss"],
+        contact_weight=float(tc["contact_weight"]),
+        pose_mask=run.pose_mask,
+    )
+    if run.aux is not None:
+        ahead = run.aux.loss(o["features"], b["pose"], run.pose_mask)
+        parts["ahead"] = float(ahead.detach())
+        loss = loss + float(tc["horizon_weight"]) * ahead
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if tc["grad_clip"]:
+        torch.nn.utils.clip_grad_norm_(run.params, float(tc["grad_clip"]))
+    run.opt.step()
+    return loss, parts
+
+
+def _log_validate_save(
+    run: _Run,
+    recent: list[float],
+    parts: dict[str, float],
+    val_loss: float,
+    bar: Any,
+    log_file: TextIO | None,
+) -> float:
+    """After a step: log, validate and checkpoint at the config's intervals (and at the last
+    step); returns the latest validation loss."""
+    tc, step, total_steps = run.tc, run.step, int(run.tc["steps"])
+    if step % int(tc["log_every"]) == 0 or step == total_steps:
+        bar.set_postfix(loss=f"{np.mean(recent):.3f}", val=f"{val_loss:.3f}")
+        if log_file is not None:
+            log_file.write(
+                json.dumps(
+                    {
+                        "step": step,
+                        "epoch": run.epoch,
+                        "loss": float(np.mean(recent)),
+                        **parts,
+                    }
+                )
+                + "\n"
+            )
+            log_file.flush()
+    if step % int(tc["val_every"]) == 0 or step == total_steps:
+        val_loss = run.dist.mean(
+            evaluate(
+                run.raw_model,
+                run.val_loader,
+                run.dist.device,
+                run.cfg["loss"],
+                float(tc["contact_weight"]),
+                run.pose_mask,
+            )
+        )
+        if log_file is not None:
+            log_file.write(json.dumps({"step": step, "val_loss": val_loss}) + "\n")
+        if val_loss < run.best:
+            run.best = val_loss
+            if run.dist.main:
+                _save(run, run.out / "best.pt", float(np.mean(recent)), val_loss)
+    if run.dist.main and (step % int(tc["checkpoint_every"]) == 0 or step == total_steps):
+        _save(run, run.out / "last.pt", float(np.mean(recent)), val_loss)
+    return val_loss
+
+
+def train(
+    cfg: dict[str, Any],
+    out_dir: str | os.PathLike[str],
+    *,
+    resume: bool = False,
+    init: str | os.PathLike[str] | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train DanceNet as ``cfg`` says, writing checkpoints to ``out_dir``.
+
+    Parameters
+    ----------
+    cfg : a config from :func:`load_config`.
+    out_dir : folder for ``last.pt``, ``best.pt`` and ``log.jsonl``.
+    resume : continue from ``out_dir/last.pt`` (model, optimizer, step, RNG states).
+    init : start from this checkpoint's weights (same model config; conditioning features
+        matched by name, see :mod:`training.transfer`) with a fresh optimizer, step
+        count and best loss: fine-tuning, e.g. after the conditioning features changed.
+    device : torch device; default cuda when present, else cpu.
+    progress : show a tqdm progress bar (rank 0).
+
+    Returns
+    -------
+    Summary: ``step``, ``epoch``, ``train_loss`` (mean of the last logged steps), ``val_loss``,
+    ``best_val_loss``, ``seconds``, ``seconds_per_epoch``, ``steps_per_epoch``.
+    """
+    run = _setup(cfg, out_dir, resume, init, device)
     from tqdm import tqdm
 
-    total_steps = int(tc["steps"])
+    total_steps = int(run.tc["steps"])
     bar = tqdm(
         total=total_steps,
-        initial=step,
-        disable=not (progress and dist.main),
+        initial=run.step,
+        disable=not (progress and run.dist.main),
         desc="train",
         unit="step",
     )
-    log_file = open(out / "log.jsonl", "a") if dist.main else None
+    log_file = open(run.out / "log.jsonl", "a") if run.dist.main else None
     recent: list[float] = []
     val_loss = math.nan
     t0 = time.perf_counter()
     epoch_times: list[float] = []
-    model.train()
+    run.model.train()
     try:
-        while step < total_steps:
-            train_ds.set_epoch(epoch)
-            if dist.world > 1:
-                sampler: Any = DistributedSampler(train_ds, dist.world, dist.rank, shuffle=False)
-                indices = list(iter(sampler))
-            else:
-                indices = list(range(len(train_ds)))
-            indices = indices[batch_in_epoch * bs : steps_per_epoch * bs]
-            loader: DataLoader[Any] = DataLoader(
-                train_ds,
-                batch_size=bs,
-                sampler=indices,
-                num_workers=workers,
-                collate_fn=_collate,
-                drop_last=True,
-            )
+        while run.step < total_steps:
+            loader = _epoch_loader(run)
             t_epoch = time.perf_counter()
-            full_epoch = batch_in_epoch == 0
+            full_epoch = run.batch_in_epoch == 0
             for batch in loader:
-                b = {k: v.to(dist.device) for k, v in batch.items()}
-                # DanceNet's robustness trick: the model learns to recover from its own
-                # imperfect previous poses (and, with more noise, to lean on the music)
-                prev = augment.perturb_prev(
-                    b["prev_pose"],
-                    noise_gen,
-                    float(tc["noise_std"]),
-                    tc["noise_std_max"],
-                    float(tc["prev_dropout"]),
-                )
-                o = model(prev, b["cond"], b["style"], with_features=aux is not None)
-                loss, parts = dancenet_loss(
-                    o,
-                    b["pose"],
-                    b["contacts"],
-                    kind=kind,
-                    contact_weight=float(tc["contact_weight"]),
-                    pose_mask=pose_mask,
-                )
-                if aux is not None:
-                    ahead = aux.loss(o["features"], b["pose"], pose_mask)
-                    parts["ahead"] = float(ahead.detach())
-                    loss = loss + float(tc["horizon_weight"]) * ahead
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if tc["grad_clip"]:
-                    torch.nn.utils.clip_grad_norm_(params, float(tc["grad_clip"]))
-                opt.step()
-                step += 1
-                batch_in_epoch += 1
-                recent = (recent + [float(loss.detach())])[-int(tc["log_every"]) :]
+                loss, parts = _train_step(run, batch)
+                run.step += 1
+                run.batch_in_epoch += 1
+                recent = (recent + [float(loss.detach())])[-int(run.tc["log_every"]) :]
                 bar.update(1)
-                if step % int(tc["log_every"]) == 0 or step == total_steps:
-                    bar.set_postfix(loss=f"{np.mean(recent):.3f}", val=f"{val_loss:.3f}")
-                    if log_file is not None:
-                        log_file.write(
-                            json.dumps(
-                                {
-                                    "step": step,
-                                    "epoch": epoch,
-                                    "loss": float(np.mean(recent)),
-                                    **parts,
-                                }
-                            )
-                            + "\n"
-                        )
-                        log_file.flush()
-                if step % int(tc["val_every"]) == 0 or step == total_steps:
-                    val_loss = dist.mean(
-                        evaluate(
-                            raw_model,
-                            val_loader,
-                            dist.device,
-                            kind,
-                            float(tc["contact_weight"]),
-                            pose_mask,
-                        )
-                    )
-                    if log_file is not None:
-                        log_file.write(json.dumps({"step": step, "val_loss": val_loss}) + "\n")
-                    if val_loss < best:
-                        best = val_loss
-                        if dist.main:
-                            save(out / "best.pt", float(np.mean(recent)), val_loss)
-                if dist.main and (step % int(tc["checkpoint_every"]) == 0 or step == total_steps):
-                    save(last_path, float(np.mean(recent)), val_loss)
-                if step >= total_steps:
+                val_loss = _log_validate_save(run, recent, parts, val_loss, bar, log_file)
+                if run.step >= total_steps:
                     break
             else:
                 if full_epoch:
                     epoch_times.append(time.perf_counter() - t_epoch)
-                epoch += 1
-                batch_in_epoch = 0
+                run.epoch += 1
+                run.batch_in_epoch = 0
     finally:
         bar.close()
         if log_file is not None:
             log_file.close()
     return {
-        "step": step,
-        "epoch": epoch,
+        "step": run.step,
+        "epoch": run.epoch,
         "train_loss": float(np.mean(recent)) if recent else math.nan,
         "val_loss": val_loss,
-        "best_val_loss": best,
+        "best_val_loss": run.best,
         "seconds": time.perf_counter() - t0,
         "seconds_per_epoch": float(np.mean(epoch_times)) if epoch_times else math.nan,
-        "steps_per_epoch": steps_per_epoch,
+        "steps_per_epoch": run.steps_per_epoch,
     }
