@@ -17,7 +17,9 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -114,7 +116,11 @@ def chromium(url: str, width: int = 1280, height: int = 720) -> Iterator[Page]:
     if exe is None:
         unavailable("Chromium is not installed (apt-get install chromium)")
         return
-    with tempfile.TemporaryDirectory(prefix="livedance-chromium-") as profile:
+    # Chromium's helpers (zygote, renderer, GPU) may still be writing the profile as it goes:
+    # the whole process group is stopped below, and a straggler's file does not fail the test
+    with tempfile.TemporaryDirectory(
+        prefix="livedance-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         proc = subprocess.Popen(
             [
                 exe,
@@ -127,6 +133,7 @@ def chromium(url: str, width: int = 1280, height: int = 720) -> Iterator[Page]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,
         )
         try:
             port = _devtools_port(proc, profile)
@@ -145,11 +152,11 @@ def chromium(url: str, width: int = 1280, height: int = 720) -> Iterator[Page]:
                 page.call("Page.navigate", url=url)
                 yield page
         finally:
-            proc.terminate()
+            os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
 
