@@ -332,7 +332,8 @@ def dominant_period(
 ) -> float:
     """The signal's dominant period (s): the shortest lag within ``lag_range_s`` whose
     autocorrelation is a local maximum at least :data:`PEAK_SHARE` of the highest one there;
-    NaN when there is none (a constant signal, or one shorter than twice the longest lag)."""
+    NaN when there is none, or none above zero (a constant or aperiodic signal, or one shorter
+    than twice the longest lag)."""
     x = np.asarray(signal, np.float64).reshape(-1)
     x = x - x.mean()
     lo, hi = int(np.ceil(lag_range_s[0] * fps)), int(lag_range_s[1] * fps)
@@ -344,8 +345,8 @@ def dominant_period(
     ac = ac / (len(x) - np.arange(len(ac)))  # unbiased: each lag's mean product
     seg = ac[lo - 1 : hi + 2]
     peaks = np.flatnonzero((seg[1:-1] > seg[:-2]) & (seg[1:-1] >= seg[2:])) + 1
-    if len(peaks) == 0:
-        return float("nan")
+    if len(peaks) == 0 or seg[peaks].max() <= 0.0:
+        return float("nan")  # no lag where the signal correlates with itself: no period
     # a periodic signal correlates almost as well at 2, 3, ... periods: the shortest lag that
     # comes within PEAK_SHARE of the highest peak is its period
     k = peaks[np.flatnonzero(seg[peaks] >= PEAK_SHARE * seg[peaks].max())[0]]

@@ -110,6 +110,10 @@ def test_dominant_period_is_the_pulse_period_not_its_multiple() -> None:
     assert bl.dominant_period(_pulses(0.5), FPS) == pytest.approx(0.5, abs=0.02)
     assert bl.dominant_period(_pulses(1.5), FPS) == pytest.approx(1.5, abs=0.02)
     assert np.isnan(bl.dominant_period(np.ones(1000), FPS))
+    # white noise: autocorrelation peaks only below zero or near it; never an IndexError
+    for seed in range(20):
+        p = bl.dominant_period(np.random.default_rng(seed).normal(size=600), FPS)
+        assert np.isnan(p) or 0.2 <= p <= 3.0
 
 
 def _bobbing(period_s: float, seconds: float = 40.0) -> Dance:
