@@ -189,16 +189,26 @@ def _hash_file(path: Path) -> str:
 
 @functools.cache
 def code_hash() -> str:
-    """Hash of the code a render runs (``livedance/**/*.py`` and the benchmark's render path):
-    a render cached by older code is not reused."""
-    h = hashlib.sha256()
-    files = sorted((q.ROOT_DIR / "livedance").rglob("*.py")) + [
+    """Hash of the code a render runs: every ``livedance`` module loaded once the live path is
+    imported (with whatever the process loaded before: the same for every run of the command),
+    and the benchmark's render path. A render cached by other code is not reused; a change to a
+    module rendering never loads (the command line, say) keeps the cache."""
+    import livedance.render  # noqa: F401  (imports the whole live path)
+
+    files = {
+        Path(m.__file__)
+        for name, m in list(sys.modules.items())
+        if (name == "livedance" or name.startswith("livedance.")) and getattr(m, "__file__", None)
+    }
+    files |= {
         q.ROOT_DIR / "benchmarks" / "quality.py",
         q.ROOT_DIR / "benchmarks" / "torch_render.py",
-    ]
-    for f in files:
+    }
+    h = hashlib.sha256()
+    for f in sorted(files):
         if f.is_file():
-            h.update(f.relative_to(q.ROOT_DIR).as_posix().encode() + b"\0" + f.read_bytes())
+            h.update(f.resolve().relative_to(q.ROOT_DIR).as_posix().encode() + b"\0")
+            h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 
