@@ -183,6 +183,12 @@ def locks_at(r: dict[str, Any], signal: str = "joint_speed") -> bool:
 
 
 # -- renders ---------------------------------------------------------------------------------------
+def _shown(path: Path) -> str:
+    """A model path as the results show it: relative to the repository where it lies inside."""
+    p = Path(path).resolve()
+    return p.relative_to(q.ROOT_DIR).as_posix() if p.is_relative_to(q.ROOT_DIR) else str(p)
+
+
 def _hash_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
@@ -514,7 +520,7 @@ def _run(args: argparse.Namespace) -> int:
                 "tempos": list(args.tempos),
                 "clip_s": args.seconds,
                 "song_s": args.song_seconds,
-                "models": {k: str(v) for k, v in models.items()},
+                "models": {k: _shown(v) for k, v in models.items()},
                 "model_sha256_16": {k: _hash_file(v) for k, v in models.items()},
                 "code_sha256_16": code_hash(),
             },
