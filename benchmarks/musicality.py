@@ -201,11 +201,12 @@ def code_hash() -> str:
     module rendering never loads (the command line, say) keeps the cache."""
     import livedance.render  # noqa: F401  (imports the whole live path)
 
-    files = {
-        Path(m.__file__)
+    loaded = [
+        getattr(m, "__file__", None)
         for name, m in list(sys.modules.items())
-        if (name == "livedance" or name.startswith("livedance.")) and getattr(m, "__file__", None)
-    }
+        if name == "livedance" or name.startswith("livedance.")
+    ]
+    files = {Path(f) for f in loaded if f}
     files |= {
         q.ROOT_DIR / "benchmarks" / "quality.py",
         q.ROOT_DIR / "benchmarks" / "torch_render.py",
