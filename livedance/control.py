@@ -405,14 +405,7 @@ class ControlServer(ControlHandler):
     poll : float
         Socket timeout (s): how long ``stop()`` may wait for the thread.
 
-    Attributes
-    ----------
-    accepted, ignored : int
-        Messages applied, messages refused.
-    refused : collections.Counter
-        Refused messages by reason ("out of range", "unknown style", "unknown address", "wrong
-        arguments", "malformed", ...). Each refusal is logged with its reason at info level,
-        the first of each reason also as a warning.
+    Its counters (``accepted``, ``ignored``, ``refused``) are :class:`ControlHandler`'s.
 
     Raises
     ------
