@@ -1,6 +1,6 @@
 """End-to-end latency of the live engine, per stage, plus the cached step against naive recompute.
 
-``python -m benchmarks.latency [--seconds 60] [--model PATH] [--json PATH]``
+``python -m benchmarks.latency [--seconds 60] [--model PATH] [--json PATH] [--pacing-only]``
 
 1. Runs the real engine (demo music paced in real time, FeatureExtractor, DanceStep, sampler,
    PoseDecoder, native OSC layout, UDP) for ``--seconds``, three times: as ``serve`` runs by
@@ -11,7 +11,10 @@
    pacing the hand-over to the pacer), of the engine's end to end (audio block arrival -> last
    datagram sent, or handed to the pacer) and of the receiver's (arrival -> datagram received);
    and, at the receiver, the spread of the intervals between consecutive pose datagrams,
-   |gap - 1/fps|, paced and unpaced, with the delay the pacing adds.
+   |gap - 1/fps|, paced and unpaced, twice: from the kernel's arrival stamps (what arrived
+   when) and from the receiving app's own clock after ``recvmsg`` (that plus its wake-up); with
+   the delay the pacing adds, how late the pacer started each frame's sends, and the CPU.
+   ``--pacing-only`` stops there.
 2. Times ``DanceStep.run()`` (packed ring state, IOBinding) against the naive graph that recomputes
    the whole receptive window per frame, at the same model size, in the same run, at B = 1, 4
    and 8: the given model (its own weight format, e.g. int8), the same architecture with fp32
@@ -31,6 +34,7 @@ import json
 import multiprocessing
 import resource
 import socket
+import struct
 import tempfile
 import time
 from dataclasses import replace
@@ -54,28 +58,60 @@ if TYPE_CHECKING:
     from training.dancenet import DanceNetConfig
 
 
-def _receive(conn: Connection) -> None:
-    """Receiver process: bind, report the port, stamp every datagram until told to stop, then
-    send back the (perf_counter_ns, bytes) pairs. ``perf_counter_ns`` is CLOCK_MONOTONIC, one
-    clock for every process on the machine."""
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+"""Linux's option (and control message type) for the kernel's receive stamp in ns; Python's
+socket module does not name it (35 on x86 and arm)."""
+
+_STAMP = struct.Struct("@qq")  # struct timespec: seconds, nanoseconds
+
+
+def kernel_stamp(ancdata: list[tuple[int, int, bytes]]) -> int | None:
+    """The kernel's receive stamp (``CLOCK_REALTIME`` ns) in ``recvmsg``'s ancillary data, or
+    None where there is none (timestamping off, or a system that does not stamp)."""
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _STAMP.size:
+            sec, nsec = _STAMP.unpack_from(data)
+            return sec * 1_000_000_000 + nsec
+    return None
+
+
+def stamped_socket() -> socket.socket:
+    """A UDP socket on 127.0.0.1 (any port) whose datagrams carry the kernel's receive stamp."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def receive_stamped(sock: socket.socket) -> tuple[int, int | None, bytes]:
+    """One datagram: (``perf_counter_ns`` once the receiving app has it, the kernel's stamp of
+    its arrival in ``CLOCK_REALTIME`` ns or None, its bytes)."""
+    data, ancdata, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(_STAMP.size))
+    return time.perf_counter_ns(), kernel_stamp(ancdata), data
+
+
+def _receive(conn: Connection) -> None:
+    """Receiver process: bind, report the port, stamp every datagram until told to stop, then
+    send back the (app ns, kernel ns, bytes) triples (see :func:`receive_stamped`)."""
+    sock = stamped_socket()
     sock.settimeout(0.1)
     conn.send(sock.getsockname()[1])
-    packets: list[tuple[int, bytes]] = []
+    packets: list[tuple[int, int | None, bytes]] = []
     while not conn.poll():
         try:
-            data = sock.recv(65536)
+            packets.append(receive_stamped(sock))
         except TimeoutError:
             continue
-        packets.append((time.perf_counter_ns(), data))
     sock.close()
     conn.send(packets)
 
 
 class LoopbackReceiver:
-    """Receives datagrams on 127.0.0.1 in its own process, stamping each with ``perf_counter_ns``.
+    """Receives datagrams on 127.0.0.1 in its own process, stamping each twice: by the kernel on
+    arrival (``SO_TIMESTAMPNS``: what arrived when, whatever the receiving app's own wake-up)
+    and by the app with ``perf_counter_ns`` once ``recvmsg`` returns (what a receiving app sees;
+    CLOCK_MONOTONIC, one clock for every process, so it also gives end-to-end times).
 
     A separate process, like a real receiving app: a receiver thread in the engine's process
     would take the interpreter lock from the engine on every datagram.
@@ -88,17 +124,22 @@ class LoopbackReceiver:
         )
         self._process.start()
         self.port: int = self._conn.recv()
-        self.packets: list[tuple[int, bytes]] = []
+        self.packets: list[tuple[int, int | None, bytes]] = []
 
     def close(self) -> None:
         self._conn.send(None)
         self.packets = self._conn.recv()
         self._process.join()
 
-    def pose_frames(self) -> dict[int, int]:
-        """Frame index -> receive time (ns) of every pose datagram received."""
+    def pose_frames(self, kernel: bool = False) -> dict[int, int]:
+        """Frame index -> receive time (ns) of every pose datagram received: the app's
+        ``perf_counter_ns``, or with ``kernel`` the kernel's stamp (``CLOCK_REALTIME``: compare
+        gaps only; datagrams without one are left out)."""
         frames: dict[int, int] = {}
-        for t, data in self.packets:
+        for app, stamp, data in self.packets:
+            t = stamp if kernel else app
+            if t is None:
+                continue
             msg = OscMessage(data)
             if msg.address == "/livedance/pose":
                 frames[int(msg.params[0])] = t
@@ -194,12 +235,19 @@ def end_to_end(
         "end_to_end_ms": _ms(e2e),
         "receiver_end_to_end_ms": _ms(rx) if len(rx) else None,
         "receiver_gap_dev_ms": gap_spread(received, meta.fps),
+        # the same gaps from the kernel's arrival stamps (the receiving app's wake-up left out)
+        "kernel_gap_dev_ms": gap_spread(receiver.pose_frames(kernel=True), meta.fps),
         "paced": pace,
         # handed to the pacer -> passed on to the OSC sink
         "pacing_delay_ms": _ms(paced.delay_ns[: min(paced.count, len(paced.delay_ns))])
         if paced is not None and paced.count
         else None,
         "pacing_late": paced.late if paced is not None else None,
+        # how late the pacer started each frame's sends after its due time
+        "pacer_slip_ms": _ms(paced.slip_ns[: min(paced.count, len(paced.slip_ns))])
+        if paced is not None and paced.count
+        else None,
+        "pacer_priority": paced.priority if paced is not None else None,
     }
 
 
@@ -375,19 +423,25 @@ def step_vs_naive(
 
 
 def _print_pacing(paced: dict[str, Any], unpaced: dict[str, Any]) -> None:
-    """The receiver's intervals with and without pacing, and what pacing adds."""
-    print("\nreceiver interval |gap - 1/fps| (ms)        p50     p99     max")
+    """The receiver's intervals with and without pacing, and what pacing adds and costs."""
+    print("\nreceiver interval |gap - 1/fps| (ms)                    p50     p99     max")
     for name, run in (("paced (default)", paced), ("unpaced (--no-pace)", unpaced)):
-        g = run["receiver_gap_dev_ms"]
-        if g:
-            print(f"  {name:38s} {g['p50']:7.3f} {g['p99']:7.3f} {g['max']:7.3f}")
+        for key, how in (("kernel_gap_dev_ms", "kernel stamp"), ("receiver_gap_dev_ms", "app")):
+            g = run[key]
+            if g:
+                what = f"{name}, {how}"
+                print(f"  {what:50s} {g['p50']:7.3f} {g['p99']:7.3f} {g['max']:7.3f}")
     a, b = paced["receiver_end_to_end_ms"], unpaced["receiver_end_to_end_ms"]
-    d = paced["pacing_delay_ms"]
-    if a and b and d:
+    d, slip = paced["pacing_delay_ms"], paced["pacer_slip_ms"]
+    if a and b and d and slip:
         print(
             f"added delay: receiver end to end p50 {a['p50']:.2f} ms paced against {b['p50']:.2f} "
             f"ms unpaced (+{a['p50'] - b['p50']:.2f} ms); at the pacer p50 {d['p50']:.2f} "
-            f"p99 {d['p99']:.2f} max {d['max']:.2f} ms; late {paced['pacing_late']}"
+            f"p99 {d['p99']:.2f} max {d['max']:.2f} ms; late {paced['pacing_late']}\n"
+            f"pacer ({paced['pacer_priority']}): sends started after the due time p50 "
+            f"{slip['p50']:.3f} p99 {slip['p99']:.3f} max {slip['max']:.3f} ms; CPU "
+            f"{paced['cpu_ms_per_frame']:.2f} ms a frame paced against "
+            f"{unpaced['cpu_ms_per_frame']:.2f} unpaced (the whole process)"
         )
 
 
@@ -410,12 +464,47 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--end-to-end-only", action="store_true", help="skip the step against naive timings"
     )
+    ap.add_argument(
+        "--pacing-only", action="store_true", help="only the paced and unpaced runs, then stop"
+    )
     args = ap.parse_args(argv)
 
     e2e = end_to_end(args.model, args.seconds, args.threads, keep_warm=True)
     unpaced = end_to_end(args.model, args.seconds, args.threads, keep_warm=True, pace=False)
-    cold = end_to_end(args.model, args.seconds, args.threads, keep_warm=False)
+    pacing_keys = (
+        "receiver_gap_dev_ms",
+        "kernel_gap_dev_ms",
+        "pacing_delay_ms",
+        "pacing_late",
+        "pacer_slip_ms",
+        "pacer_priority",
+        "receiver_end_to_end_ms",
+        "end_to_end_ms",
+        "cpu_ms_per_frame",
+    )
+    pacing = {k: e2e[k] for k in pacing_keys}
+    without = {
+        k: unpaced[k]
+        for k in (
+            "receiver_gap_dev_ms",
+            "kernel_gap_dev_ms",
+            "end_to_end_ms",
+            "receiver_end_to_end_ms",
+            "stages_ms",
+            "late_frames",
+            "frames_received",
+            "cpu_ms_per_frame",
+        )
+    }
     _print_pacing(e2e, unpaced)
+    if args.pacing_only:
+        e = e2e["end_to_end_ms"]
+        print(f"engine end to end, paced: p50 {e['p50']:.3f} p99 {e['p99']:.3f} ms")
+        if args.json:
+            result = {"pacing": pacing, "without_pacing": without}
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        return 0
+    cold = end_to_end(args.model, args.seconds, args.threads, keep_warm=False)
 
     rows = [(name, e2e["stages_ms"][name]) for name in STAGES]
     rows.append(("end to end (engine: arrival -> handed on)", e2e["end_to_end_ms"]))
@@ -448,21 +537,6 @@ def main(argv: list[str] | None = None) -> int:
             ("end to end (receiver: arrival -> received)", unpaced["receiver_end_to_end_ms"])
         )
     print(_table(rows, "ms"))
-    pacing = {
-        k: e2e[k]
-        for k in ("receiver_gap_dev_ms", "pacing_delay_ms", "pacing_late", "receiver_end_to_end_ms")
-    }
-    without = {
-        k: unpaced[k]
-        for k in (
-            "receiver_gap_dev_ms",
-            "end_to_end_ms",
-            "receiver_end_to_end_ms",
-            "stages_ms",
-            "late_frames",
-            "frames_received",
-        )
-    }
     if args.end_to_end_only:
         if args.json:
             result = {

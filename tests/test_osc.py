@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 import socket
 import struct
@@ -15,6 +16,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
 from livedance.errors import OscError
+from livedance.output import timed
 from livedance.output.layouts import EventMessages, NativeLayout, TouchDesignerLayout, make_layout
 from livedance.output.sender import OscSender, parse_target
 from livedance.output.wire import MAX_DATAGRAM
@@ -229,9 +231,9 @@ def test_touchdesigner_matches_python_osc_builder_and_decodes(dancers: int) -> N
 
     decoded: dict[str, float | int] = {}
     for datagram in datagrams:
-        for timed in OscPacket(datagram).messages:
-            (value,) = timed.message.params
-            decoded[timed.message.address] = value
+        for stamped in OscPacket(datagram).messages:
+            (value,) = stamped.message.params
+            decoded[stamped.message.address] = value
     assert list(decoded) == list(expected_values)
     assert decoded["/livedance/frame"] == 4321
     np.testing.assert_array_equal(
@@ -298,13 +300,34 @@ def test_write_refuses_wrong_shapes_and_make_layout_names() -> None:
 # --- real sockets ------------------------------------------------------------------------------
 
 
-def test_udp_round_trip_to_two_receivers() -> None:
+def _send_all(sender: OscSender, datagrams: list[memoryview], how: str) -> None:
+    """``send_all``, or ``send_all_at`` (1 ms from now) through the lock-free kernel or, with
+    ``python``, its fallback in Python."""
+    if how == "now":
+        sender.send_all(datagrams)
+        return
+    due = time.perf_counter_ns() + 1_000_000
+    start = sender.send_all_at(datagrams, due)
+    assert start >= due and time.perf_counter_ns() >= start  # never before its time
+
+
+SEND_WAYS = ["now", "at", "at, python"]
+
+
+@pytest.fixture(params=SEND_WAYS)
+def send_way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "at, python":
+        monkeypatch.setattr(timed, "AVAILABLE", False)
+    return str(request.param)
+
+
+def test_udp_round_trip_to_two_receivers(send_way: str) -> None:
     receivers = [_receiver() for _ in range(2)]
     layout = TouchDesignerLayout(SKELETON, dancers=2)
     root, joints = _pose(np.random.default_rng(4), 2, len(SKELETON))
     layout.write(9, 0.15, 0.5, 120.0, root, joints)
     with OscSender([("127.0.0.1", port) for _, port in receivers]) as sender:
-        sender.send_all(layout.datagrams)
+        _send_all(sender, layout.datagrams, send_way)
         for sock, _ in receivers:
             got = [sock.recv(65536) for _ in layout.datagrams]
             assert got == [bytes(d) for d in layout.datagrams]
@@ -330,7 +353,7 @@ def test_warming_the_sender_reaches_no_target_and_counts_nothing() -> None:
     sock.close()
 
 
-def test_target_that_does_not_listen_is_counted_and_stream_continues() -> None:
+def test_target_that_does_not_listen_is_counted_and_stream_continues(send_way: str) -> None:
     live, live_port = _receiver()
     dead_port = _free_port()
     layout = NativeLayout(SKELETON)
@@ -339,7 +362,7 @@ def test_target_that_does_not_listen_is_counted_and_stream_continues() -> None:
     with OscSender([("127.0.0.1", dead_port), ("127.0.0.1", live_port)]) as sender:
         for k in range(frames):
             layout.write(k, k / 60, 0.0, 120.0, root, joints)
-            sender.send_all(layout.datagrams)
+            _send_all(sender, layout.datagrams, send_way)
         received = [OscPacket(live.recv(65536)).messages[0].message for _ in range(frames)]
         # Every frame reached the listening target, in order, although refusals for the dead
         # one surfaced on sends to the live one.
@@ -354,6 +377,39 @@ def test_target_that_does_not_listen_is_counted_and_stream_continues() -> None:
         for _ in range(5):
             alone.send(layout.datagrams[0])  # never raises
         assert alone.datagrams_sent + alone.errors[0] >= 5
+
+
+def test_send_at_reports_the_failed_send_and_its_errno() -> None:
+    """The lock-free kernel on a closed socket: no send made, the first one failed, EBADF."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    fd = sock.fileno()
+    sock.close()
+    payload = np.frombuffer(b"/x\x00\x00,\x00\x00\x00", np.uint8)
+    out = np.zeros(4, np.int64)
+    done = timed.send_at(
+        0,
+        fd,
+        np.array([payload.ctypes.data], np.int64),
+        np.array([payload.nbytes], np.uint64),
+        timed.sockaddr_in("127.0.0.1", 9)[None],
+        out,
+    )
+    assert done == 0 and list(out[1:]) == [0, 0, errno.EBADF]
+
+
+def test_sockaddr_in_bytes() -> None:
+    got = timed.sockaddr_in("127.0.0.1", 9000).tobytes()
+    assert got == struct.pack("=H", socket.AF_INET) + bytes([0x23, 0x28, 127, 0, 0, 1]) + bytes(8)
+
+
+def test_send_all_at_a_time_passed_sends_at_once_and_grows_for_many_datagrams() -> None:
+    sock, port = _receiver()
+    datagrams = [_message(f"/m{i}", [(i, "i")]) for i in range(40)]  # more than preallocated
+    with OscSender([("127.0.0.1", port)]) as sender:
+        sender.send_all_at(datagrams, 0)
+        assert [sock.recv(65536) for _ in datagrams] == datagrams
+        assert sender.datagrams_sent == 40 and sender.errors == [0]
+    sock.close()
 
 
 # --- liblo's oscdump: an independent receiver and decoder -------------------------------------

@@ -1,16 +1,22 @@
 """The OSC sender: one non-blocking UDP socket to every target, counting what goes wrong.
 
 A target that does not listen, a full send buffer or any socket error is counted and charged to
-its target; the stream never stops for it.
+its target; the stream never stops for it. :meth:`OscSender.send_all_at` sends at a set time,
+waiting without the interpreter lock (:mod:`livedance.output.timed`), for the pacer.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import socket
+import time
 from collections.abc import Sequence
 
+import numpy as np
+
 from livedance.errors import OscError
+from livedance.output import timed
 
 # Linux IP_RECVERR (not exported by Python's socket module): with it, an ICMP "port unreachable"
 # is queued with the address it was about, so a refusal is charged to the right target.
@@ -92,32 +98,84 @@ class OscSender:
                 self._sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
             except OSError:
                 self._errqueue = False
+        # send_all_at's arguments, allocated once: datagram addresses and sizes, the targets
+        self._data = np.zeros(16, np.int64)
+        self._sizes = np.zeros(16, np.uint64)
+        self._out = np.zeros(4, np.int64)
+        self._sockaddrs = np.stack([timed.sockaddr_in(h, p) for h, p in self._addresses])
         self._sink: socket.socket | None = None  # see warm()
         self._sink_address: tuple[str, int] = ("127.0.0.1", 0)
 
     def send(self, datagram: bytes | bytearray | memoryview) -> None:
         """Send one datagram to every target; errors are counted, never raised."""
-        for i, address in enumerate(self._addresses):
-            try:
-                self.bytes_sent += self._sock.sendto(datagram, address)
-                self.datagrams_sent += 1
-            except ConnectionRefusedError as exc:
-                # The refusal concerns an earlier datagram, maybe to another target, and this one
-                # was not sent: charge the refusal where it belongs, then try this one again.
-                if not self._drain_refusals():
-                    self._count(i, exc)
-                try:
-                    self.bytes_sent += self._sock.sendto(datagram, address)
-                    self.datagrams_sent += 1
-                except OSError as again:
-                    self._count(i, again)
-            except OSError as exc:
-                self._count(i, exc)
+        for i in range(len(self._addresses)):
+            self._send_to(i, datagram)
+
+    def _send_to(self, i: int, datagram: bytes | bytearray | memoryview) -> None:
+        address = self._addresses[i]
+        try:
+            self.bytes_sent += self._sock.sendto(datagram, address)
+            self.datagrams_sent += 1
+        except OSError as exc:
+            self._failed(i, datagram, exc)
+
+    def _failed(self, i: int, datagram: bytes | bytearray | memoryview, exc: OSError) -> None:
+        """Charge a failed send to target ``i``; after a refusal, send the datagram again."""
+        if not isinstance(exc, ConnectionRefusedError):
+            self._count(i, exc)
+            return
+        # The refusal concerns an earlier datagram, maybe to another target, and this one was
+        # not sent: charge the refusal where it belongs, then try this one again.
+        if not self._drain_refusals():
+            self._count(i, exc)
+        try:
+            self.bytes_sent += self._sock.sendto(datagram, self._addresses[i])
+            self.datagrams_sent += 1
+        except OSError as again:
+            self._count(i, again)
 
     def send_all(self, datagrams: Sequence[bytes | bytearray | memoryview]) -> None:
         """Send several datagrams (a layout's ``datagrams``) to every target."""
         for datagram in datagrams:
             self.send(datagram)
+
+    def send_all_at(self, datagrams: Sequence[bytes | bytearray | memoryview], due_ns: int) -> int:
+        """:meth:`send_all`, not before ``due_ns`` on ``perf_counter_ns``; returns when the sends
+        started (ns).
+
+        The wait and the sends run in :func:`livedance.output.timed.send_at` with the interpreter
+        lock released, so no other thread can hold them back once this is called; errors are
+        then counted as by :meth:`send`. Where that kernel is not available, this sleeps and
+        sends in Python.
+        """
+        n = len(datagrams)
+        if not timed.AVAILABLE:
+            while (left := due_ns - time.perf_counter_ns()) > 0:
+                time.sleep(left / 1e9)
+            start = time.perf_counter_ns()
+            self.send_all(datagrams)
+            return start
+        if n > len(self._data):  # more dancers than ever before: grow once
+            self._data = np.zeros(n, np.int64)
+            self._sizes = np.zeros(n, np.uint64)
+        data, sizes, out = self._data, self._sizes, self._out
+        views = [np.frombuffer(d, np.uint8) for d in datagrams]  # alive until sent
+        for j, view in enumerate(views):
+            data[j] = view.ctypes.data
+            sizes[j] = view.nbytes
+        done = timed.send_at(due_ns, self._sock.fileno(), data[:n], sizes[:n], self._sockaddrs, out)
+        start, sent_bytes, failed, err = (int(v) for v in out)
+        self.bytes_sent += sent_bytes
+        self.datagrams_sent += done
+        if failed >= 0:  # the rest as send() would: charge the error, go on in Python
+            targets = len(self._addresses)
+            j, t = divmod(failed, targets)
+            self._failed(t, datagrams[j], OSError(err, os.strerror(err)))
+            for i in range(t + 1, targets):
+                self._send_to(i, datagrams[j])
+            for datagram in datagrams[j + 1 :]:
+                self.send(datagram)
+        return start
 
     def _count(self, target: int, exc: OSError) -> None:
         self.errors[target] += 1

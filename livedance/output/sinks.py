@@ -3,14 +3,16 @@
 The engine fills one :class:`PoseFrame` per motion frame and hands it to every :class:`Sink` in
 turn, on the worker thread; a sink must never block (queue or drop instead). The OSC output
 (a layout, the sender and the beat/onset messages) is one sink, :class:`OscSink`; a browser view
-or a recorder is another class with ``send``, ``warm`` and ``close``.
+or a recorder is another class with ``send``, ``warm`` and ``close``. A sink that can encode a
+frame apart from sending it (:class:`StagedSink`, the OSC sink) lets a pacer do the encoding
+ahead of the frame's time, so that only the sends are left for that moment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -69,6 +71,20 @@ class Sink(Protocol):
         ...
 
 
+@runtime_checkable
+class StagedSink(Sink, Protocol):
+    """A sink whose ``send`` is ``stage`` then sending what was staged."""
+
+    def stage(self, frame: PoseFrame) -> None:
+        """Encode the frame, ready to go out; nothing is sent yet."""
+        ...
+
+    def send_staged(self, due_ns: int) -> int:
+        """Send what the last ``stage`` encoded, not before ``due_ns`` on ``perf_counter_ns``
+        (nothing if it was sent already); return when the sends started (ns)."""
+        ...
+
+
 class OscSink:
     """The OSC output as one sink: a pose layout, a UDP sender and the beat/onset messages.
 
@@ -89,11 +105,13 @@ class OscSink:
         self.sender = sender
         self.events = EventMessages()
         self.errors = sender.errors
+        self._staged: list[memoryview] = []  # encoded by stage(), not sent yet
         if prime is not None:  # filled, not sent
             self.layout.write(0, 0.0, 0.0, 120.0, prime[:, 0], prime)
 
-    def send(self, frame: PoseFrame) -> None:
-        sender = self.sender
+    def stage(self, frame: PoseFrame) -> None:
+        """Encode the frame's pose datagrams (and its beat and onset messages) without sending
+        them; they stay valid until the next ``stage``."""
         self.layout.write(
             frame.index,
             frame.audio_time,
@@ -102,9 +120,11 @@ class OscSink:
             frame.root,
             frame.joints,
         )
-        sender.send_all(self.layout.datagrams)
+        staged = self._staged
+        staged.clear()
+        staged.extend(self.layout.datagrams)
         if frame.beat:
-            sender.send(
+            staged.append(
                 self.events.beat(
                     frame.index,
                     frame.audio_time,
@@ -115,7 +135,20 @@ class OscSink:
                 )
             )
         if frame.onset:
-            sender.send(self.events.onset(frame.onset_strength))
+            staged.append(self.events.onset(frame.onset_strength))
+
+    def send_staged(self, due_ns: int) -> int:
+        """Send what :meth:`stage` encoded to every target at ``due_ns`` (``perf_counter_ns``),
+        waiting without the interpreter lock (:meth:`OscSender.send_all_at`); return when the
+        sends started (ns)."""
+        start = self.sender.send_all_at(self._staged, due_ns)
+        self._staged.clear()
+        return start
+
+    def send(self, frame: PoseFrame) -> None:
+        self.stage(frame)
+        self.sender.send_all(self._staged)
+        self._staged.clear()
 
     def warm(self) -> None:
         self.sender.warm()
