@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
 import socket
 import struct
@@ -51,7 +52,7 @@ from livedance.control import Controls
 from livedance.engine import Engine
 from livedance.latency import STAGES
 from livedance.model.step import DEFAULT_MODEL, DanceStep
-from livedance.output.pacing import PacedSink
+from livedance.output.pacing import PACER_PRIORITY, PacedSink
 from livedance.output.sinks import osc_sink
 
 if TYPE_CHECKING:
@@ -91,9 +92,16 @@ def receive_stamped(sock: socket.socket) -> tuple[int, int | None, bytes]:
     return time.perf_counter_ns(), kernel_stamp(ancdata), data
 
 
-def _receive(conn: Connection) -> None:
+def _receive(conn: Connection, realtime: bool) -> None:
     """Receiver process: bind, report the port, stamp every datagram until told to stop, then
-    send back the (app ns, kernel ns, bytes) triples (see :func:`receive_stamped`)."""
+    send back the (app ns, kernel ns, bytes) triples (see :func:`receive_stamped`). With
+    ``realtime`` it first asks for ``SCHED_FIFO`` (a control: how much of the app's stamps is
+    its own wake-up)."""
+    if realtime:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(PACER_PRIORITY))
+        except (AttributeError, OSError) as e:
+            print(f"receiver: real-time scheduling refused ({e}); at normal priority")
     sock = stamped_socket()
     sock.settimeout(0.1)
     conn.send(sock.getsockname()[1])
@@ -114,13 +122,14 @@ class LoopbackReceiver:
     CLOCK_MONOTONIC, one clock for every process, so it also gives end-to-end times).
 
     A separate process, like a real receiving app: a receiver thread in the engine's process
-    would take the interpreter lock from the engine on every datagram.
+    would take the interpreter lock from the engine on every datagram. ``realtime``: the
+    receiver asks for ``SCHED_FIFO`` (see :func:`_receive`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, realtime: bool = False) -> None:
         self._conn, child = multiprocessing.get_context("spawn").Pipe()
         self._process = multiprocessing.get_context("spawn").Process(
-            target=_receive, args=(child,), daemon=True
+            target=_receive, args=(child, realtime), daemon=True
         )
         self._process.start()
         self.port: int = self._conn.recv()
@@ -177,13 +186,19 @@ def gap_spread(received: dict[int, int], fps: float) -> dict[str, float] | None:
 
 
 def end_to_end(
-    model_path: Path, seconds: float, threads: int, keep_warm: bool = True, pace: bool = True
+    model_path: Path,
+    seconds: float,
+    threads: int,
+    keep_warm: bool = True,
+    pace: bool = True,
+    receiver_realtime: bool = False,
 ) -> dict[str, Any]:
     """Run the real engine on paced demo music and measure every frame (``pace``: poses leave
-    through :class:`~livedance.output.pacing.PacedSink`, as ``serve`` sends them by default)."""
+    through :class:`~livedance.output.pacing.PacedSink`, as ``serve`` sends them by default;
+    ``receiver_realtime``: see :class:`LoopbackReceiver`)."""
     model = DanceStep(model_path, threads=threads)
     meta = model.meta
-    receiver = LoopbackReceiver()
+    receiver = LoopbackReceiver(receiver_realtime)
     controls = Controls(meta.style_names, seed=0)
     sink = osc_sink(
         "native",
@@ -467,10 +482,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--pacing-only", action="store_true", help="only the paced and unpaced runs, then stop"
     )
+    ap.add_argument(
+        "--receiver-realtime",
+        action="store_true",
+        help="the receiver asks for SCHED_FIFO (a control for the app's wake-up)",
+    )
     args = ap.parse_args(argv)
 
-    e2e = end_to_end(args.model, args.seconds, args.threads, keep_warm=True)
-    unpaced = end_to_end(args.model, args.seconds, args.threads, keep_warm=True, pace=False)
+    rt = args.receiver_realtime
+    e2e = end_to_end(args.model, args.seconds, args.threads, receiver_realtime=rt)
+    unpaced = end_to_end(args.model, args.seconds, args.threads, pace=False, receiver_realtime=rt)
     pacing_keys = (
         "receiver_gap_dev_ms",
         "kernel_gap_dev_ms",

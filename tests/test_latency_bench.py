@@ -1,7 +1,11 @@
-"""The latency benchmark: multiply-adds from a graph's shapes, and the one-channel graph floor."""
+"""The latency benchmark: multiply-adds from a graph's shapes, the one-channel graph floor, and
+the receiver's two stamps (the kernel's arrival stamp, the app's clock) on real UDP."""
 
 from __future__ import annotations
 
+import socket
+import struct
+import time
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +13,16 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from benchmarks.latency import graph_macs, thin_config
+from benchmarks.latency import (
+    SO_TIMESTAMPNS,
+    LoopbackReceiver,
+    gap_spread,
+    graph_macs,
+    kernel_stamp,
+    receive_stamped,
+    stamped_socket,
+    thin_config,
+)
 
 
 def test_graph_macs_counts_matmul_and_gemm_at_the_batch(tmp_path: Path) -> None:
@@ -81,3 +94,62 @@ def test_the_one_channel_graph_has_the_models_nodes(tmp_path: Path) -> None:
     onnx.save(full, tmp_path / "full.onnx")
     onnx.save(thin, tmp_path / "thin.onnx")
     assert 20 * graph_macs(tmp_path / "thin.onnx") < graph_macs(tmp_path / "full.onnx")
+
+
+def test_kernel_stamp_reads_a_timespec_and_ignores_the_rest() -> None:
+    stamp = struct.pack("@qq", 12, 345)
+    assert kernel_stamp([(socket.SOL_SOCKET, SO_TIMESTAMPNS, stamp)]) == 12_000_000_345
+    other = (socket.IPPROTO_IP, 8, b"\0" * 16)  # e.g. IP_PKTINFO
+    assert kernel_stamp([other, (socket.SOL_SOCKET, SO_TIMESTAMPNS, stamp)]) == 12_000_000_345
+    assert kernel_stamp([other]) is None
+    assert kernel_stamp([(socket.SOL_SOCKET, SO_TIMESTAMPNS, stamp[:8])]) is None
+    assert kernel_stamp([]) is None
+
+
+def test_datagrams_carry_the_kernels_arrival_stamp_on_real_udp() -> None:
+    """Each datagram's kernel stamp lies between the wall clock before it was sent and after it
+    was received, in sending order; the app's stamp comes after the send; bytes intact."""
+    rx = stamped_socket()
+    rx.settimeout(5.0)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    got: list[int] = []
+    for i in range(5):
+        before_wall, before = time.time_ns(), time.perf_counter_ns()
+        tx.sendto(bytes([i]) * (i + 1), rx.getsockname())
+        app, stamp, data = receive_stamped(rx)
+        assert stamp is not None and before_wall - 1_000 <= stamp <= time.time_ns() + 1_000
+        assert app >= before
+        assert data == bytes([i]) * (i + 1)
+        got.append(stamp)
+    assert got == sorted(got)
+    tx.close()
+    rx.close()
+
+
+def test_gap_spread_counts_consecutive_frames_only() -> None:
+    period = 1e9 / 60
+    received = {0: 0, 1: int(period + 1e6), 2: int(2 * period), 5: int(9 * period)}
+    spread = gap_spread(received, 60.0)
+    assert spread is not None
+    assert spread["p50"] == pytest.approx(1.0, abs=1e-6)  # gaps 0-1 and 1-2: +1 ms, -1 ms
+    assert spread["max"] == pytest.approx(1.0, abs=1e-6)  # 2 -> 5 is not a gap
+    assert gap_spread({3: 0}, 60.0) is None
+
+
+def test_the_receiver_process_keeps_both_stamps_of_every_pose() -> None:
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    receiver = LoopbackReceiver()
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for k in range(4):
+        for address in ("/livedance/pose", "/livedance/beat"):
+            msg = OscMessageBuilder(address)
+            msg.add_arg(k, "i")
+            tx.sendto(msg.build().dgram, ("127.0.0.1", receiver.port))
+    time.sleep(0.2)
+    receiver.close()
+    tx.close()
+    app, kernel = receiver.pose_frames(), receiver.pose_frames(kernel=True)
+    assert sorted(app) == sorted(kernel) == [0, 1, 2, 3]  # beats left out
+    assert all(kernel[k] < kernel[k + 1] for k in range(3))
+    assert all(app[k] < app[k + 1] for k in range(3))

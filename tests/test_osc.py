@@ -397,6 +397,25 @@ def test_send_at_reports_the_failed_send_and_its_errno() -> None:
     assert done == 0 and list(out[1:]) == [0, 0, errno.EBADF]
 
 
+def test_send_all_at_falls_back_to_python_when_the_kernel_cannot_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object) -> int:
+        raise RuntimeError("no clock_nanosleep here")
+
+    monkeypatch.setattr(timed, "send_at", broken)
+    sock, port = _receiver()
+    datagrams = [_message("/a", [(1, "i")]), _message("/b", [(2, "i")])]
+    with OscSender([("127.0.0.1", port)]) as sender:
+        assert sender.timed_note == ""
+        for _ in range(2):
+            sender.send_all_at(datagrams, 0)
+        assert [sock.recv(65536) for _ in range(4)] == datagrams * 2
+        assert sender.timed_note == "sends in Python: RuntimeError: no clock_nanosleep here"
+        assert sender.datagrams_sent == 4
+    sock.close()
+
+
 def test_sockaddr_in_bytes() -> None:
     got = timed.sockaddr_in("127.0.0.1", 9000).tobytes()
     assert got == struct.pack("=H", socket.AF_INET) + bytes([0x23, 0x28, 127, 0, 0, 1]) + bytes(8)

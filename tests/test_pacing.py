@@ -255,7 +255,7 @@ def test_real_time_priority_is_asked_for_by_the_pacer_thread(
     paced = PacedSink(Recorder(), FPS)
     paced.close()
     assert calls == [(0, pacing.os.SCHED_FIFO, PACER_PRIORITY, "livedance-pacer")]
-    assert paced.priority == f"real-time (SCHED_FIFO {PACER_PRIORITY})"
+    assert paced.priority == f"SCHED_FIFO {PACER_PRIORITY}"
 
 
 def test_a_refused_priority_is_said_in_words_and_pacing_goes_on(

@@ -95,6 +95,8 @@ def test_demo_30_s_reaches_oscdump(model: Path, tmp_path: Path) -> None:
     np.testing.assert_allclose(got[:, 1], (index + 1) / FPS, atol=1e-4)
     assert np.all((got[:, 2] >= 0) & (got[:, 2] < 1))  # beat phase
     assert "1800 frames" in run.stderr and "livedance: error" not in run.stderr
+    # paced by default: how the pacer is scheduled, and how late its sends were, are said
+    assert "pacer scheduling " in run.stderr and "sends after their time p99" in run.stderr
 
 
 def test_mic_through_jack_streams_poses_with_the_music_tempo(model: Path, tmp_path: Path) -> None:

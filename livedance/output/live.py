@@ -88,7 +88,11 @@ class LiveOutputs:
         """How poses leave, for the start line."""
         if self.paced is None:
             return "unpaced"
-        return f"paced, {1e3 * self.paced.base_delay_s:.1f} ms behind the audio"
+        paced = self.paced
+        return (
+            f"paced, {1e3 * paced.base_delay_s:.1f} ms behind the audio, pacer scheduling "
+            f"{paced.priority}"
+        )
 
     def summary(self) -> list[str]:
         """Lines for the end of the run: pacing, view and recording."""
@@ -100,8 +104,12 @@ class LiveOutputs:
                     f"pacing: added delay p50 {s['delay_p50_ms']:.2f} ms p99 "
                     f"{s['delay_p99_ms']:.2f} ms (raised to {s['delay_highest_ms']:.1f} ms by "
                     f"{int(s['late'])} late frames), |gap - frame| p99 "
-                    f"{s['gap_dev_p99_ms']:.3f} ms, dropped {int(s['dropped'])}"
+                    f"{s['gap_dev_p99_ms']:.3f} ms, sends after their time p99 "
+                    f"{s['slip_p99_ms']:.3f} ms, dropped {int(s['dropped'])}"
                 )
+            sender = getattr(self.paced.inner, "sender", None)
+            if sender is not None and sender.timed_note:  # e.g. not Linux
+                lines.append(f"pacing: {sender.timed_note}")
         if self.view is not None:
             c = self.view.counters
             handler = self._handler

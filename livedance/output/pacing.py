@@ -133,7 +133,8 @@ class PacedSink:
     slip_ns : (capacity,) int64 ring, how late each frame's sends started after its due time
         (ns; 0 or less: on time).
     count : frames passed on.
-    priority : how the pacer thread is scheduled, in words (e.g. why not in real time).
+    priority : how the pacer thread is scheduled, in words: ``SCHED_FIFO 10``, or ``normal``
+        and why not in real time.
     """
 
     def __init__(
@@ -172,7 +173,7 @@ class PacedSink:
         self.sent_ns = np.zeros(capacity, np.int64)
         self.slip_ns = np.zeros(capacity, np.int64)
         self.count = 0
-        self.priority = "normal"
+        self.priority = "normal"  # the thread says what it got
         self._clock = clock
         self._sleep = sleep
         self._stager: StagedSink | None = inner if isinstance(inner, StagedSink) else None
@@ -225,7 +226,8 @@ class PacedSink:
         return tuple(getattr(self.inner, "errors", ()))
 
     def warm(self) -> None:
-        """Nothing here: the pacer thread warms the wrapped sink just before each frame."""
+        """Nothing here: the pacer thread warms an unstaged sink just before each frame (a
+        staged one waits and sends in one call, see :meth:`_run`)."""
 
     def close(self) -> None:
         """Pass on what is queued (at its time), stop the thread, close the wrapped sink, and
@@ -329,4 +331,4 @@ def _raise_priority() -> str:
     except (AttributeError, OSError) as e:  # not Linux, or not permitted (no CAP_SYS_NICE)
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         return f"normal (real-time scheduling refused: {reason})"
-    return f"real-time (SCHED_FIFO {PACER_PRIORITY})"
+    return f"SCHED_FIFO {PACER_PRIORITY}"

@@ -103,6 +103,9 @@ class OscSender:
         self._sizes = np.zeros(16, np.uint64)
         self._out = np.zeros(4, np.int64)
         self._sockaddrs = np.stack([timed.sockaddr_in(h, p) for h, p in self._addresses])
+        self._timed = timed.AVAILABLE
+        self.timed_note = "" if timed.AVAILABLE else "sends in Python: not Linux"
+        """Why :meth:`send_all_at` waits and sends in Python, "" where it does not."""
         self._sink: socket.socket | None = None  # see warm()
         self._sink_address: tuple[str, int] = ("127.0.0.1", 0)
 
@@ -149,33 +152,47 @@ class OscSender:
         sends in Python.
         """
         n = len(datagrams)
-        if not timed.AVAILABLE:
-            while (left := due_ns - time.perf_counter_ns()) > 0:
-                time.sleep(left / 1e9)
-            start = time.perf_counter_ns()
-            self.send_all(datagrams)
-            return start
-        if n > len(self._data):  # more dancers than ever before: grow once
-            self._data = np.zeros(n, np.int64)
-            self._sizes = np.zeros(n, np.uint64)
-        data, sizes, out = self._data, self._sizes, self._out
-        views = [np.frombuffer(d, np.uint8) for d in datagrams]  # alive until sent
-        for j, view in enumerate(views):
-            data[j] = view.ctypes.data
-            sizes[j] = view.nbytes
-        done = timed.send_at(due_ns, self._sock.fileno(), data[:n], sizes[:n], self._sockaddrs, out)
-        start, sent_bytes, failed, err = (int(v) for v in out)
+        if self._timed:
+            if n > len(self._data):  # more dancers than ever before: grow once
+                self._data = np.zeros(n, np.int64)
+                self._sizes = np.zeros(n, np.uint64)
+            data, sizes, out = self._data, self._sizes, self._out
+            views = [np.frombuffer(d, np.uint8) for d in datagrams]  # alive until sent
+            for j, view in enumerate(views):
+                data[j] = view.ctypes.data
+                sizes[j] = view.nbytes
+            fd = self._sock.fileno()
+            try:
+                done = timed.send_at(due_ns, fd, data[:n], sizes[:n], self._sockaddrs, out)
+            except Exception as exc:  # the kernel cannot be built here (it fails before sending)
+                self._timed = False
+                self.timed_note = f"sends in Python: {type(exc).__name__}: {exc}"
+            else:
+                self._counted_at(datagrams, done, out)
+                return int(out[0])
+        while (left := due_ns - time.perf_counter_ns()) > 0:
+            time.sleep(left / 1e9)
+        start = time.perf_counter_ns()
+        self.send_all(datagrams)
+        return start
+
+    def _counted_at(
+        self, datagrams: Sequence[bytes | bytearray | memoryview], done: int, out: np.ndarray
+    ) -> None:
+        """Count what :func:`~livedance.output.timed.send_at` sent; if a send failed, charge it
+        as :meth:`send` would and send the rest in Python."""
+        _, sent_bytes, failed, err = (int(v) for v in out)
         self.bytes_sent += sent_bytes
         self.datagrams_sent += done
-        if failed >= 0:  # the rest as send() would: charge the error, go on in Python
-            targets = len(self._addresses)
-            j, t = divmod(failed, targets)
-            self._failed(t, datagrams[j], OSError(err, os.strerror(err)))
-            for i in range(t + 1, targets):
-                self._send_to(i, datagrams[j])
-            for datagram in datagrams[j + 1 :]:
-                self.send(datagram)
-        return start
+        if failed < 0:
+            return
+        targets = len(self._addresses)
+        j, t = divmod(failed, targets)
+        self._failed(t, datagrams[j], OSError(err, os.strerror(err)))
+        for i in range(t + 1, targets):
+            self._send_to(i, datagrams[j])
+        for datagram in datagrams[j + 1 :]:
+            self.send(datagram)
 
     def _count(self, target: int, exc: OSError) -> None:
         self.errors[target] += 1
