@@ -13,15 +13,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from benchmarks.latency import (
+from benchmarks.latency import gap_spread, graph_macs, thin_config
+from benchmarks.receiver import (
     SO_TIMESTAMPNS,
     LoopbackReceiver,
-    gap_spread,
-    graph_macs,
     kernel_stamp,
     receive_stamped,
     stamped_socket,
-    thin_config,
 )
 
 
