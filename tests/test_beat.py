@@ -7,7 +7,7 @@ import pytest
 
 from livedance.analysis.beat import BeatTracker, track
 from livedance.audio.arrange import arrange
-from livedance.audio.synth import beats_from_tempo, render, steady_beats
+from livedance.audio.synth import Note, beats_from_tempo, render, steady_beats
 from livedance.config import HOP, SAMPLE_RATE
 from livedance.errors import AudioError
 
@@ -128,6 +128,42 @@ def test_tempo_level_held_when_the_band_thins_out(bpm: float, style: str) -> Non
     r = track(render(notes, int(seconds * SR), SR, seed=4))
     late = r.tempo_bpm[r.frame_times >= 8.0]
     assert np.all(np.abs(late / bpm - 1.0) < 0.02), f"tempo {late.min():.1f}..{late.max():.1f}"
+
+
+def waltz(bpm: float, seconds: float, per_beat: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 3/4 bar: bass on beat 1 only; hi-hat and a chord on each of ``per_beat`` even
+    subdivisions of every beat but the first. Returns (beat times, audio)."""
+    beats = steady_beats(bpm, seconds, offset=0.2)
+    p = 60.0 / bpm
+    notes = []
+    for i, t in enumerate(beats):
+        if i % 3 == 0:
+            notes.append(Note(t, 0.9 * p, "bass", 40.0 + (i // 3) % 2 * 5))
+        for k in range(per_beat):
+            at = t + k * p / per_beat
+            notes.append(Note(at, 0.05, "hihat"))
+            if i % 3 or k:
+                notes.extend(Note(at, 0.2 * p, "pluck", m, 0.7) for m in (67.0, 71.0, 74.0))
+    return beats, render(notes, int(seconds * SR), SR, seed=1)
+
+
+@pytest.mark.parametrize(
+    ("bpm", "per_beat"), [(78.0, 2), (84.0, 2), (88.0, 2), (150.0, 1), (174.0, 1)]
+)
+def test_slow_waltz_eighths_read_at_the_beat_fast_three_four_held(
+    bpm: float, per_beat: int
+) -> None:
+    # A slow waltz whose comping runs in even eighths pulses at twice its tempo as regularly as
+    # at its tempo (it was read at 156-176 BPM); its bass comes once a bar, 6 eighths apart, which
+    # a fast 3/4 (bass every 3 beats) and 4/4 drums (their bass also repeats after 4) do not show.
+    seconds = 30.0
+    beats, audio = waltz(bpm, seconds, per_beat)
+    r = track(audio)
+    late = r.tempo_bpm[r.frame_times >= 15.0]
+    assert np.all(np.abs(late / bpm - 1.0) < 0.02), f"tempo {late.min():.1f}..{late.max():.1f}"
+    est = r.beat_times[r.beat_times >= 15.0]
+    want = beats[(beats >= 15.0) & (beats < r.frame_times[-1] - 0.1)]
+    assert np.all(hits_within(est, beats, 0.03)) and abs(est.size - want.size) <= 1
 
 
 def test_first_beat_is_quick() -> None:

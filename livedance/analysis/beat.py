@@ -7,9 +7,11 @@ frame, 8.3 ms at the defaults) it runs:
    frequency max-filtered previous spectrum (so vibrato does not read as onsets).
 2. **Tempo**: a leaky running autocorrelation of the novelty. Each candidate beat period (60-180
    BPM) is scored by the mean autocorrelation at its multiples, which prefers the metrical level
-   whose pulses are regular and accented; a small bonus breaks ties toward the faster level. The
-   current period follows its own local peak (ramps) and a rival must beat it by a margin before
-   the tracker switches (hysteresis).
+   whose pulses are regular and accented; a small bonus breaks ties toward the faster level. A
+   fast level whose bass repeats after 6 of its beats and not after 3 or 4 (a leaky
+   autocorrelation of the bass rise) is the eighth note of a slow 3/4, and its double is taken.
+   The current period follows its own local peak (ramps) and a rival must beat it by a margin
+   before the tracker switches (hysteresis).
 3. **Phase**: a comb of pulses one period apart, weighted toward the recent past, is slid over
    the recent accent (how much each band rises above its own recent peak); its best offset places
    the beat grid. A longer accent comb then decides between that grid and the one half a period
@@ -71,6 +73,10 @@ _RELATED_NEAR = 0.085  # ... within this in log2 (6 %)
 _RELATED_HOLD_S = 2.0  # a related rival must win this long without a break to take over
 _RELATED_MARGIN = 1.5  # ... and by this score ratio once the current tempo has held
 _LOCKED_S = 8.0  # ... this long
+_BAR_TAU = 8.0  # time constant of the bass autocorrelation that reads the bar (s)
+_BAR_MIN_BPM = 140.0  # a level this fast may be the eighth notes of a slower 3/4 ...
+_BAR_RATIO = 1.2  # ... when its bass repeats after 6 periods this much more than after 3 or 4
+_BAR_FLOOR = 0.01  # (normalised autocorrelation) ... or than this
 
 
 def _related(ratio: float) -> bool:
@@ -158,6 +164,10 @@ class BeatTracker:
         self._cen = np.zeros(ring, np.float64)  # novelty minus its running mean, for the ACF
         self._acf = np.zeros(n_lag, np.float64)
         self._cnt = np.zeros(n_lag, np.float64)
+        self._bass = np.zeros(ring, np.float64)  # bass rise minus its running mean
+        self._bass_acf = np.zeros(n_lag, np.float64)  # its leaky autocorrelation ...
+        self._bass_cnt = np.zeros(n_lag, np.float64)  # ... and the pairs behind each lag
+        self._bass_alpha = math.exp(-1.0 / (fr * _BAR_TAU))
         self._scores = np.zeros(self._hi + 1, np.float64)
         self._phase_scores = np.zeros(2 * self._hi + 2, np.float64)
         self._frame = np.zeros(self._sub, np.float32)
@@ -211,6 +221,10 @@ class BeatTracker:
         self._cen[:] = 0.0
         self._acf[:] = 0.0
         self._cnt[:] = 0.0
+        self._bass[:] = 0.0
+        self._bass_acf[:] = 0.0
+        self._bass_cnt[:] = 0.0
+        self._bass_mean = 0.0
         self._scores[:] = 0.0
         self._pos = -1
         self._filled = 0
@@ -275,6 +289,12 @@ class BeatTracker:
         self._cen[self._pos] = flux - self._mean
         self._bar.frame(spec.norm, self._bands)
         acf_update(self._cen, self._pos, self._filled, self._acf, self._cnt, self._alpha)
+        bass = self._bar.bass_rise
+        self._bass_mean = self._mean_alpha * self._bass_mean + (1.0 - self._mean_alpha) * bass
+        self._bass[self._pos] = bass - self._bass_mean
+        acf_update(
+            self._bass, self._pos, self._filled, self._bass_acf, self._bass_cnt, self._bass_alpha
+        )
         return flux
 
     def _update_tempo(self) -> None:
@@ -294,6 +314,7 @@ class BeatTracker:
         if sc[best] <= 0.05:
             return
         best = self._duple_rival(best, min_cnt)
+        best = self._waltz_rival(best, min_cnt)
         if self._period == 0.0:
             self._period = refine_period(self._acf, self._cnt, best, min_cnt)
         else:
@@ -347,6 +368,34 @@ class BeatTracker:
         if third <= half + _TRIPLE_MARGIN:
             return best
         sc[rival] = sc[best] * _SWITCH_MARGIN * 1.01
+        return rival
+
+    def _waltz_rival(self, best: int, min_cnt: float) -> int:
+        """The beat period to prefer over a fast ``best`` when ``best`` is the eighth note of a
+        slower 3/4 (twice ``best``).
+
+        A slow waltz read at its eighths (174 BPM for 87) and fast 4/4 drums (174 BPM) score alike
+        on the tempo autocorrelation: pulses at the fast level, accents on every other one. The bar
+        tells them apart. The waltz's bass comes once a bar, 6 eighths apart, and not 3 or 4
+        eighths later; the bass of 4/4 drums repeats after 4 of their beats (a bar) as much as
+        after 6, and that of a fast 3/4 after 3. So when the bass autocorrelation at 6 periods
+        stands out above both 3 and 4 by a ratio, the slow level is the beat. Its score is raised
+        above the related-level margin, so it also takes over from a fast level the tracker holds
+        (after the usual hold).
+        """
+        if 60.0 * self.frame_rate / best < _BAR_MIN_BPM or 2 * best + 1 > self._hi:
+            return best
+        acf, cnt = self._bass_acf, self._bass_cnt
+        a6 = acf_near(acf, cnt, 6.0 * best, min_cnt)
+        other = max(
+            acf_near(acf, cnt, 3.0 * best, min_cnt), acf_near(acf, cnt, 4.0 * best, min_cnt)
+        )
+        # the floor keeps a bass that barely repeats at all from reading as a bar
+        if a6 <= _BAR_RATIO * max(other, _BAR_FLOOR):
+            return best
+        sc = self._scores
+        rival = 2 * best - 1 + int(np.argmax(sc[2 * best - 1 : 2 * best + 2]))
+        sc[rival] = sc[best] * _RELATED_MARGIN * 1.01
         return rival
 
     def _update_beat(self, start: int, end: int) -> None:

@@ -179,6 +179,11 @@ class BarTracker:
         self._low[self._frame % _RING] = low
         self._mid[self._frame % _RING] = mid
 
+    @property
+    def bass_rise(self) -> float:
+        """Rise of the bass bands (below 250 Hz) in the newest frame (log magnitude, >= 0)."""
+        return float(self._low[self._frame % _RING])
+
     def beat(self, beat_frame: float) -> int:
         """A beat was flagged at (fractional) frame ``beat_frame``; returns its ``beat_in_bar``.
 

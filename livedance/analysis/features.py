@@ -72,9 +72,10 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 """Names of the feature vector's entries, in order."""
 
-FEATURE_VERSION = "2"
+FEATURE_VERSION = "3"
 """Bumped whenever a feature's values change (training's feature cache key reads it): 2 = the
-bar features and the beat tracker that reports them."""
+bar features and the beat tracker that reports them; 3 = the beat tracker reads a slow 3/4 whose
+eighth notes pulse as regularly as its beats at the beat, not the eighth note."""
 
 FLOOR_DB = -100.0
 _BAR = FEATURE_NAMES.index("bar_phase_sin")
