@@ -3,8 +3,9 @@ the scores of candidate beat periods read from it.
 
 :class:`~livedance.analysis.beat.BeatTracker` owns the arrays (``acf``, the autocorrelation sums,
 and ``cnt``, the decayed number of pairs behind each lag) and the parameters; these are the numba
-kernels it calls once per internal frame (:func:`acf_update`) and once per hop (the rest). Lags
-and periods are in internal frames.
+kernels it calls once per internal frame (:func:`acf_update`) and once per hop (the rest), and the
+two metrical-level checks that read them once per hop (:func:`dotted_rival`, :func:`waltz_rival`:
+the period to prefer over the best-scoring one). Lags and periods are in internal frames.
 """
 
 from __future__ import annotations
@@ -14,7 +15,19 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["acf_max", "acf_near", "acf_update", "refine_period", "tempo_scores"]
+__all__ = [
+    "acf_max",
+    "acf_near",
+    "acf_update",
+    "dotted_rival",
+    "refine_period",
+    "tempo_scores",
+    "waltz_rival",
+]
+
+_TRIPLE_RATIO = 0.6  # a 2/3 rival within this score ratio of the best may take over ...
+_TRIPLE_MARGIN = 0.1  # ... when the ACF at 2/3 of the best period beats that at 1/2 by this much
+_BAR_FLOOR = 0.01  # a bass autocorrelation below this reads as no repetition at all
 
 
 @numba.njit(cache=True)
@@ -129,3 +142,70 @@ def refine_period(acf: np.ndarray, cnt: np.ndarray, p0: int, min_cnt: float) -> 
     if den <= 0.0:
         return float(p0)
     return num / den
+
+
+def dotted_rival(
+    scores: np.ndarray,
+    acf: np.ndarray,
+    cnt: np.ndarray,
+    best: int,
+    lo: int,
+    min_cnt: float,
+    switch_margin: float,
+) -> int:
+    """The beat period to prefer over ``best`` when ``best`` is a dotted beat (3/2 of it).
+
+    Syncopated patterns (kick and bass on "1, 2-and, 3-and", the 3-3-2 tresillo) repeat every
+    one and a half beats as strongly as every beat. At the dotted period the pulses between are
+    then one third and two thirds of it, not one half; when the 2/3 lag is that regular and its
+    own score is close, the faster reading is the beat. Swing (off-beats at 2/3) also has a
+    strong 2/3 lag, but there the 2/3 period scores about half of the beat, below the ratio.
+    The rival's score in ``scores`` is raised above ``switch_margin`` times the best one's, so the
+    switch also passes the tracker's hysteresis.
+    """
+    q = int(round(best * 2.0 / 3.0))
+    if q - 1 < lo:
+        return best
+    rival = q - 1 + int(np.argmax(scores[q - 1 : q + 2]))
+    if scores[rival] < _TRIPLE_RATIO * scores[best]:
+        return best
+    third = acf_near(acf, cnt, best * 2.0 / 3.0, min_cnt)
+    half = acf_near(acf, cnt, best * 0.5, min_cnt)
+    if third <= half + _TRIPLE_MARGIN:
+        return best
+    scores[rival] = scores[best] * switch_margin * 1.01
+    return rival
+
+
+def waltz_rival(
+    scores: np.ndarray,
+    bass_acf: np.ndarray,
+    bass_cnt: np.ndarray,
+    best: int,
+    min_cnt: float,
+    ratio: float,
+    switch_margin: float,
+) -> tuple[int, bool]:
+    """The beat period to prefer over a fast ``best`` when ``best`` is the eighth note of a slow
+    3/4 (then twice ``best``), and whether it is.
+
+    A slow waltz read at its eighths (174 BPM for 87) and fast 4/4 drums (174 BPM) score alike on
+    the tempo autocorrelation: pulses at the fast level, accents on every other one. The bar tells
+    them apart. The waltz's bass comes once a bar, 6 eighths apart, and not 3 or 4 eighths later;
+    the bass of 4/4 drums repeats after 4 of their beats (a bar) as much as after 6, and that of a
+    fast 3/4 after 3. So when the bass autocorrelation (``bass_acf``, ``bass_cnt``) at 6 periods
+    stands out above both 3 and 4 by ``ratio``, the slow level is the beat (the tracker passes a
+    lower ratio while the last answer was yes: hysteresis). The slow level's score in ``scores`` is
+    raised above ``switch_margin`` times the best one's, so it also takes over from a fast level
+    the tracker holds.
+    """
+    a6 = acf_near(bass_acf, bass_cnt, 6.0 * best, min_cnt)
+    other = max(
+        acf_near(bass_acf, bass_cnt, 3.0 * best, min_cnt),
+        acf_near(bass_acf, bass_cnt, 4.0 * best, min_cnt),
+    )
+    if a6 <= ratio * max(other, _BAR_FLOOR):
+        return best, False
+    rival = 2 * best - 1 + int(np.argmax(scores[2 * best - 1 : 2 * best + 2]))
+    scores[rival] = scores[best] * switch_margin * 1.01
+    return rival, True

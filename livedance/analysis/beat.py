@@ -32,7 +32,14 @@ from dataclasses import dataclass
 import aubio
 import numpy as np
 
-from livedance.analysis.autocorr import acf_near, acf_update, refine_period, tempo_scores
+from livedance.analysis.autocorr import (
+    acf_near,
+    acf_update,
+    dotted_rival,
+    refine_period,
+    tempo_scores,
+    waltz_rival,
+)
 from livedance.analysis.comb import comb_at, comb_near, phase_search
 from livedance.analysis.downbeat import BarTracker
 from livedance.analysis.novelty import band_flux, log_bands
@@ -61,8 +68,6 @@ _SWITCH_MARGIN = 1.05  # score ratio a rival tempo needs to take over
 _LATE_S = 0.06  # a predicted beat found this late is still flagged (first beat, re-lock)
 _PHASE_NEAR = 0.15  # a comb offset within this fraction of a period of the grid just follows it
 _PHASE_SWITCH = 1.5  # a grid farther away must score this much more than the current one
-_TRIPLE_RATIO = 0.6  # a 2/3 rival within this score ratio of the best may take over (see below)
-_TRIPLE_MARGIN = 0.1  # ... when the ACF at 2/3 of the best period beats that at 1/2 by this much
 _HOLD_DROP = 1.0  # the accent's per-band peak hold falls this much (log magnitude) per second
 _HALF_BEATS = 24  # beats of history in the comb that decides between beat and off-beat
 _HALF_DECAY = 0.93  # weight ratio between successive past beats in that comb
@@ -76,7 +81,8 @@ _LOCKED_S = 8.0  # ... this long
 _BAR_TAU = 8.0  # time constant of the bass autocorrelation that reads the bar (s)
 _BAR_MIN_BPM = 140.0  # a level this fast may be the eighth notes of a slower 3/4 ...
 _BAR_RATIO = 1.2  # ... when its bass repeats after 6 periods this much more than after 3 or 4
-_BAR_FLOOR = 0.01  # (normalised autocorrelation) ... or than this
+_BAR_OFF = 1.05  # ... and that reading holds while the ratio stays above this
+_BAR_PAIRS = 4.0  # seconds of pairs behind a lag before the bass autocorrelation is read there
 
 
 def _related(ratio: float) -> bool:
@@ -225,6 +231,7 @@ class BeatTracker:
         self._bass_acf[:] = 0.0
         self._bass_cnt[:] = 0.0
         self._bass_mean = 0.0
+        self._waltz = False  # the bass reads as a slow 3/4's bar (see _waltz_rival)
         self._scores[:] = 0.0
         self._pos = -1
         self._filled = 0
@@ -313,8 +320,17 @@ class BeatTracker:
         best = int(np.argmax(sc))
         if sc[best] <= 0.05:
             return
-        best = self._duple_rival(best, min_cnt)
-        best = self._waltz_rival(best, min_cnt)
+        best = dotted_rival(sc, self._acf, self._cnt, best, self._lo, min_cnt, _SWITCH_MARGIN)
+        if 60.0 * self.frame_rate / best >= _BAR_MIN_BPM and 2 * best + 1 <= self._hi:
+            best, self._waltz = waltz_rival(
+                sc,
+                self._bass_acf,
+                self._bass_cnt,
+                best,
+                _BAR_PAIRS * self.frame_rate,
+                _BAR_OFF if self._waltz else _BAR_RATIO,
+                _RELATED_MARGIN,
+            )
         if self._period == 0.0:
             self._period = refine_period(self._acf, self._cnt, best, min_cnt)
         else:
@@ -345,58 +361,6 @@ class BeatTracker:
             self._period = refine_period(self._acf, self._cnt, local, min_cnt)
         self.tempo_bpm = 60.0 * self.frame_rate / self._period
         self.confidence = float(min(1.0, max(0.0, sc[best])))
-
-    def _duple_rival(self, best: int, min_cnt: float) -> int:
-        """The beat period to prefer over ``best`` when ``best`` is a dotted beat (3/2 of it).
-
-        Syncopated patterns (kick and bass on "1, 2-and, 3-and", the 3-3-2 tresillo) repeat every
-        one and a half beats as strongly as every beat. At the dotted period the pulses between are
-        then one third and two thirds of it, not one half; when the 2/3 lag is that regular and its
-        own score is close, the faster reading is the beat. Swing (off-beats at 2/3) also has a
-        strong 2/3 lag, but there the 2/3 period scores about half of the beat, below the ratio.
-        The rival's score is raised to the best one's, so the switch also passes the hysteresis.
-        """
-        sc = self._scores
-        q = int(round(best * 2.0 / 3.0))
-        if q - 1 < self._lo:
-            return best
-        rival = q - 1 + int(np.argmax(sc[q - 1 : q + 2]))
-        if sc[rival] < _TRIPLE_RATIO * sc[best]:
-            return best
-        third = acf_near(self._acf, self._cnt, best * 2.0 / 3.0, min_cnt)
-        half = acf_near(self._acf, self._cnt, best * 0.5, min_cnt)
-        if third <= half + _TRIPLE_MARGIN:
-            return best
-        sc[rival] = sc[best] * _SWITCH_MARGIN * 1.01
-        return rival
-
-    def _waltz_rival(self, best: int, min_cnt: float) -> int:
-        """The beat period to prefer over a fast ``best`` when ``best`` is the eighth note of a
-        slower 3/4 (twice ``best``).
-
-        A slow waltz read at its eighths (174 BPM for 87) and fast 4/4 drums (174 BPM) score alike
-        on the tempo autocorrelation: pulses at the fast level, accents on every other one. The bar
-        tells them apart. The waltz's bass comes once a bar, 6 eighths apart, and not 3 or 4
-        eighths later; the bass of 4/4 drums repeats after 4 of their beats (a bar) as much as
-        after 6, and that of a fast 3/4 after 3. So when the bass autocorrelation at 6 periods
-        stands out above both 3 and 4 by a ratio, the slow level is the beat. Its score is raised
-        above the related-level margin, so it also takes over from a fast level the tracker holds
-        (after the usual hold).
-        """
-        if 60.0 * self.frame_rate / best < _BAR_MIN_BPM or 2 * best + 1 > self._hi:
-            return best
-        acf, cnt = self._bass_acf, self._bass_cnt
-        a6 = acf_near(acf, cnt, 6.0 * best, min_cnt)
-        other = max(
-            acf_near(acf, cnt, 3.0 * best, min_cnt), acf_near(acf, cnt, 4.0 * best, min_cnt)
-        )
-        # the floor keeps a bass that barely repeats at all from reading as a bar
-        if a6 <= _BAR_RATIO * max(other, _BAR_FLOOR):
-            return best
-        sc = self._scores
-        rival = 2 * best - 1 + int(np.argmax(sc[2 * best - 1 : 2 * best + 2]))
-        sc[rival] = sc[best] * _RELATED_MARGIN * 1.01
-        return rival
 
     def _update_beat(self, start: int, end: int) -> None:
         self.beat = False
