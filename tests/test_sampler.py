@@ -81,8 +81,9 @@ def test_contacts_threshold() -> None:
     np.testing.assert_array_equal(out, [[False, True], [True, False]])
 
 
-def test_correlated_draws_keep_the_marginal_and_have_lag_one_correlation_rho() -> None:
-    """AR(1) noise: each frame still N(mean, std^2); successive frames correlate by rho."""
+def test_correlated_draws_keep_the_marginal_and_are_smooth() -> None:
+    """Two AR(1) stages: each frame still N(mean, std^2); successive frames correlate by
+    2 rho / (1 + rho^2), and the frame-to-frame steps are those of a smooth process."""
     rho, std = 0.9, 0.5
     sampler = GmmSampler(1, 1, 2, seed=7, correlation=rho)
     logits = np.zeros((1, 1), np.float32)
@@ -95,8 +96,16 @@ def test_correlated_draws_keep_the_marginal_and_have_lag_one_correlation_rho() -
     x = draws[1000:, 0]
     assert x.mean() == pytest.approx(2.0, abs=0.03)
     assert x.std() == pytest.approx(std, rel=0.05)
+    # autocorrelation of the cascade at lag k: rho^k (1 + k (1 - rho^2) / (1 + rho^2))
+    c = (1 - rho * rho) / (1 + rho * rho)
+    r1, r2 = rho * (1 + c), rho * rho * (1 + 2 * c)
     lag1 = np.corrcoef(x[:-1], x[1:])[0, 1]
-    assert lag1 == pytest.approx(rho, abs=0.02)
+    assert lag1 == pytest.approx(r1, abs=0.005)
+    # a smooth process: the steps themselves correlate, by 0.81 here (an AR(1)'s steps
+    # correlate by -(1 - rho) / 2, -0.05)
+    step = np.diff(x)
+    want = (2 * r1 - 1 - r2) / (2 * (1 - r1))
+    assert np.corrcoef(step[:-1], step[1:])[0, 1] == pytest.approx(want, abs=0.03)
     independent = GmmSampler(1, 1, 2, seed=7)
     y = np.array([independent.sample(logits, mean, log_std, 1.0, out)[0, 0] for _ in range(20_000)])
     assert abs(np.corrcoef(y[:-1], y[1:])[0, 1]) < 0.03
