@@ -129,8 +129,13 @@ def beats_printed(before_s: float) -> Callable[[Run], None]:
 
 
 def streamed(min_frames: int) -> Callable[[Run], None]:
+    """At least ``min_frames`` hops accounted for: danced, or dropped and counted (a busy
+    machine drops frames to keep up; that is a counted recovery, not a failure)."""
+
     def check(run: Run) -> None:
-        assert run.summary()["frames"] >= min_frames, run.stderr
+        s = run.summary()
+        assert s["frames"] + s["dropped"] >= min_frames, run.stderr
+        assert s["frames"] > 0, run.stderr
         assert "nan" not in run.lines[-1 if run.returncode == 0 else -2]
 
     return check
