@@ -397,6 +397,31 @@ def test_send_at_reports_the_failed_send_and_its_errno() -> None:
     assert done == 0 and list(out[1:]) == [0, 0, errno.EBADF]
 
 
+@pytest.mark.parametrize("ahead_ns", [-(10**18), -1_000_000, 0, 3 * timed.SPIN_NS])
+def test_send_at_never_sends_early_and_a_past_time_sends_at_once(ahead_ns: int) -> None:
+    """The datagram arrives, its sends start no earlier than the due time (a sleep then a
+    spin); a due time long past, even before the clock's zero, sends (and does not hang)."""
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx,
+    ):
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(2.0)
+        payload = np.frombuffer(b"/x\x00\x00,\x00\x00\x00", np.uint8)
+        out = np.zeros(4, np.int64)
+        due = time.perf_counter_ns() + ahead_ns
+        done = timed.send_at(
+            due,
+            tx.fileno(),
+            np.array([payload.ctypes.data], np.int64),
+            np.array([payload.nbytes], np.uint64),
+            timed.sockaddr_in("127.0.0.1", rx.getsockname()[1])[None],
+            out,
+        )
+        assert done == 1 and list(out[1:]) == [payload.nbytes, -1, 0]
+        assert out[0] >= due and rx.recv(64) == payload.tobytes()
+
+
 def test_send_all_at_falls_back_to_python_when_the_kernel_cannot_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
