@@ -139,10 +139,12 @@ def model_card(
         f"- Commit: {trained.get('commit') or _git_commit()}.",
         "",
         "## Sampling",
-        f"- `serve` and `render` sample at temperature {DEFAULT_TEMPERATURE} with frame-to-frame "
-        f"correlation {SAMPLING_CORRELATION} (AR(1) noise, sticky component); the temperature was "
-        "chosen on the validation songs among 0, 0.2 and 0.5 by FID_k and FID_g. Independent "
-        "draws at temperature 1 read as jitter at 60 fps.",
+        f"- `serve` and `render` sample at temperature {DEFAULT_TEMPERATURE}: the components' "
+        f"means blended by softmax(logits / {DEFAULT_TEMPERATURE}), plus {DEFAULT_TEMPERATURE} "
+        "times the blended std times smooth noise (white noise through two AR(1) stages of "
+        f"coefficient {SAMPLING_CORRELATION}); a drawn component washed out the bar "
+        "(docs/musicality.md). The temperature was chosen on the validation songs among 0, 0.2 "
+        "and 0.5 by FID_k and FID_g.",
         "- `--style auto` uses the causal style classifier shipped beside it (style.onnx).",
     ]
     if quality:

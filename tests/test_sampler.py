@@ -1,4 +1,4 @@
-"""GmmSampler: statistics of a known GMM, temperature, determinism of the seeded RNG."""
+"""GmmSampler: the blend of a known GMM, temperature, determinism of the seeded RNG."""
 
 from __future__ import annotations
 
@@ -27,24 +27,21 @@ def _draw(s: GmmSampler, n: int, temperature: float = 1.0, batch: int = 1) -> np
     return xs
 
 
-def test_mean_and_variance_of_a_known_mixture() -> None:
-    xs = _draw(GmmSampler(1, 2, 3, seed=11), 60_000)[:, 0]
-    mean = W @ MEAN
-    var = W @ (STD**2 + MEAN**2) - mean**2
-    n = len(xs)
-    assert np.all(np.abs(xs.mean(0) - mean) < 5 * np.sqrt(var / n))
-    np.testing.assert_allclose(xs.var(0), var, rtol=0.03)
-    # the component choice follows the mixture weights
-    component_1 = np.abs(xs[:, 0] - 1.0) < np.abs(xs[:, 0] + 2.0)
-    assert abs(component_1.mean() - 0.7) < 0.01
+def test_blend_of_a_known_mixture() -> None:
+    """At T = 1 the pose is W @ mean plus noise of std W @ std, independently each frame."""
+    xs = _draw(GmmSampler(1, 2, 3, seed=11), 40_000)[:, 0]
+    mean, std = W @ MEAN, W @ STD
+    assert np.all(np.abs(xs.mean(0) - mean) < 5 * std / np.sqrt(len(xs)))
+    np.testing.assert_allclose(xs.std(0), std, rtol=0.02)
+    assert abs(np.corrcoef(xs[:-1, 0], xs[1:, 0])[0, 1]) < 0.03
 
 
-def test_temperature_scales_std_and_sharpens_weights() -> None:
+def test_temperature_sharpens_the_weights_and_scales_the_spread() -> None:
     xs = _draw(GmmSampler(1, 2, 3, seed=3), 40_000, temperature=0.5)[:, 0]
     w = W**2 / (W**2).sum()  # softmax(log W / 0.5)
-    component_1 = xs[:, 0] > -0.5
-    assert abs(component_1.mean() - w[1]) < 0.01
-    np.testing.assert_allclose(xs[component_1, 1].std(), 0.5 * STD[1, 1], rtol=0.03)
+    mean, std = w @ MEAN, 0.5 * (w @ STD)
+    assert np.all(np.abs(xs.mean(0) - mean) < 5 * std / np.sqrt(len(xs)))
+    np.testing.assert_allclose(xs.std(0), std, rtol=0.02)
 
 
 def test_zero_temperature_is_the_mode() -> None:
