@@ -30,6 +30,11 @@ def _training_state(checkpoint: Path) -> dict[str, Any]:
     return {"step": state.get("step"), "epoch": state.get("epoch"), "best_val": state.get("best")}
 
 
+def _nats(loss: float | None) -> str:
+    """A loss for the card; a checkpoint that did not keep it says so."""
+    return "unknown" if loss is None else f"{loss:.2f}"
+
+
 def describe_lineage(tuned: dict[str, Any]) -> str:
     """'a 500-step run, itself fine-tuned from a 3000-step run' from nested fine_tuned_from."""
     steps = []
@@ -132,8 +137,8 @@ def model_card(
             if (tuned := trained.get("fine_tuned_from"))
             else ""
         )
-        + f"; validation loss {trained.get('val_loss', float('nan')):.2f} at this checkpoint, "
-        f"{training.get('best_val'):.2f} the run's best (nats per frame, negative "
+        + f"; validation loss {_nats(trained.get('val_loss'))} at this checkpoint, "
+        f"{_nats(training.get('best_val'))} the run's best (nats per frame, negative "
         "log-likelihood + contact BCE).",
         *([f"- Checkpoint: {chosen_by}"] if chosen_by else []),
         f"- Commit: {trained.get('commit') or _git_commit()}.",

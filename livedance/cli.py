@@ -218,6 +218,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             controls,
             outputs.sinks,
             foot_lock=args.foot_lock,
+            ground=args.ground,
             style_source=auto,  # type: ignore[arg-type]
             keep_warm=not args.no_keep_warm,
         )
@@ -322,6 +323,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             seed=args.seed,
             temperature=args.temperature,
             energy=args.energy,
+            ground=args.ground,
             duration=args.duration,
             progress=lambda n: bar.update(n - bar.n),
             sinks=recorders,

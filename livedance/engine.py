@@ -58,7 +58,7 @@ class Engine:
     sinks : the outputs; each gets every frame's :class:`~livedance.output.sinks.PoseFrame`
         (none for offline rendering).
     max_backlog : hops the worker may lag before it skips to the newest audio.
-    stage_radius, foot_lock : see :func:`livedance.motion.pose.make_decoder`.
+    stage_radius, foot_lock, ground : see :func:`livedance.motion.pose.make_decoder`.
     style_source : optional callable returning style weights (S,) per frame (automatic style);
         the style in ``controls`` is used while it returns None, and a style set in ``controls``
         after the start (control port) wins: it turns the automatic style off.
@@ -83,6 +83,7 @@ class Engine:
         max_backlog: int = 3,
         stage_radius: float | None = STAGE_RADIUS,
         foot_lock: bool = False,
+        ground: bool = True,
         style_source: Callable[[np.ndarray], np.ndarray | None] | None = None,
         keep_warm: bool = True,
     ) -> None:
@@ -118,7 +119,7 @@ class Engine:
         )
         self._warm_costs = [[0] * len(self._warm_parts) for _ in KEEP_WARM_LEADS_S]
         self.decoder = make_decoder(
-            stage.skeleton, b, foot_lock=foot_lock, stage_radius=stage_radius
+            stage.skeleton, b, foot_lock=foot_lock, stage_radius=stage_radius, ground=ground
         )
         self.root_index = int(np.flatnonzero(np.asarray(stage.skeleton["joint_parents"]) < 0)[0])
         self.start_xz = np.zeros((b, 2))

@@ -155,7 +155,7 @@ def _add_serve(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _add_dance_options(p: argparse.ArgumentParser) -> None:
-    """--style, --temperature, --energy, --seed: the controls of the dance (serve and render)."""
+    """--style, --temperature, --energy, --seed, --no-ground: the dance (serve and render)."""
     p.add_argument(
         "--style",
         default=None,
@@ -176,6 +176,12 @@ def _add_dance_options(p: argparse.ArgumentParser) -> None:
         type=_ranged(0, SEED_MAX, integer=True),
         default=0,
         help="random seed of the dance",
+    )
+    p.add_argument(
+        "--no-ground",
+        dest="ground",
+        action="store_false",
+        help="do not keep the feet on the floor (the model's own heights: they can float)",
     )
 
 

@@ -30,6 +30,7 @@ def render(
     seed: int = 0,
     temperature: float | None = None,
     energy: float = 1.0,
+    ground: bool = True,
     duration: float | None = None,
     style_source: Callable[[np.ndarray], np.ndarray | None] | None = None,
     progress: Callable[[int], None] | None = None,
@@ -43,6 +44,7 @@ def render(
     model_path : ONNX step model (default: the shipped one).
     style : style name (default: the model's first style).
     seed, temperature, energy : as the live controls (temperature default: the engine's).
+    ground : keep the feet on the floor (see :func:`livedance.motion.pose.make_decoder`).
     duration : seconds of audio to render (default: all).
     style_source : automatic style (see :class:`livedance.engine.Engine`).
     progress : called with the number of frames rendered so far, now and then.
@@ -65,7 +67,7 @@ def render(
         seed=seed,
     )
     source = FileSource(audio_path, realtime=False, stream=meta.stream)
-    engine = Engine(source, model, controls, sinks, style_source=style_source)
+    engine = Engine(source, model, controls, sinks, ground=ground, style_source=style_source)
     return run_to_arrays(
         engine,
         duration,

@@ -134,3 +134,16 @@ def test_export_cli_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert np.isfinite(step.gmm_mean).all() and np.abs(step.gmm_mean).sum() > 0
     with pytest.raises(SystemExit):
         export_main(["--random", str(tmp_path / "cfg.json"), "-o", str(out), "--weights", "int4"])
+
+
+def test_model_card_of_a_checkpoint_without_losses(default_pair: tuple[Path, Path]) -> None:
+    """A checkpoint that kept no validation losses still gets its card, which says so."""
+    from export.ship import model_card
+
+    meta = read_metadata(str(default_pair[1]))
+    card = model_card(meta.to_dict(), {"step": 5000, "epoch": None, "best_val": None}, None)
+    assert "validation loss unknown at this checkpoint, unknown the run's best" in card
+    assert "Trained 5000 steps" in card
+    meta.trained_on["val_loss"] = -73.278
+    card = model_card(meta.to_dict(), {"step": 5000, "best_val": -74.5}, None)
+    assert "validation loss -73.28 at this checkpoint, -74.50 the run's best" in card

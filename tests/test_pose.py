@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from livedance.motion.pose import PoseDecoder, encode_motion, facing_yaw, pose_feature_names
+from livedance.motion.pose import (
+    FLOOR_QUANTILE,
+    TOE_HEIGHT,
+    PoseDecoder,
+    encode_motion,
+    facing_yaw,
+    pose_feature_names,
+)
 from training import skeleton as sk
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tang2018"
@@ -158,6 +165,47 @@ def test_stage_bound_pulls_the_root_back() -> None:
     r = np.linalg.norm(out[:, sk.ROOT, [0, 2]], axis=1)
     assert r[-1] < 2.5
     assert np.linalg.norm(_decoder().decode(feats, contacts)[-1, sk.ROOT, [0, 2]]) > 10
+
+
+def _lower_toe(joints: np.ndarray) -> np.ndarray:
+    return joints[:, list(sk.CONTACT_JOINTS), 1].min(axis=1)
+
+
+def test_grounding_puts_a_floating_dancer_on_the_floor_and_keeps_it_there() -> None:
+    walk = circle_walk(1)
+    feats, contacts = _encode(np.repeat(walk, 600, axis=0))
+    feats[:, 0] += 0.30  # the model's root 30 cm too high: the feet float
+    free = _decoder(foot_lock=False).decode(feats, contacts)
+    assert _lower_toe(free).min() > 0.3
+    out = _decoder(foot_lock=False, ground=True).decode(feats, contacts)
+    toe = _lower_toe(out)
+    assert toe[0] == pytest.approx(TOE_HEIGHT, abs=1e-9)  # the first frame lands at once
+    assert np.abs(toe - TOE_HEIGHT).max() < 0.005  # and the floor holds it within 5 mm
+    # only heights move: the same dance on the floor plane
+    np.testing.assert_allclose(out[..., [0, 2]], free[..., [0, 2]], atol=1e-6)
+    shift = out[..., 1] - free[..., 1]
+    np.testing.assert_allclose(shift - shift[:, :1], 0.0, atol=1e-6)  # the whole body alike
+
+
+def test_grounding_keeps_the_floor_convention_of_stepping_feet() -> None:
+    """Feet that take turns lifting (toes 0..20 cm, a step a second) on a body 40 cm too high
+    that drifts 5 cm: grounded, the lower toe's FLOOR_QUANTILE quantile sits at TOE_HEIGHT (the
+    training data's floor), and the body never jumps."""
+    n = 60 * 60
+    walk = circle_walk(1)
+    feats, contacts = _encode(np.repeat(walk, n, axis=0))
+    t = np.arange(n) / FPS
+    step = np.cos(np.pi * t)
+    for foot, sign in zip(sk.CONTACT_JOINTS, (1, -1), strict=True):
+        feats[:, 5 + 3 * foot] += 0.10 * (1 + sign * step)  # each toe's lift (m)
+    feats[:, 0] += 0.4 + 0.05 * np.sin(2 * np.pi * t / 40)  # a slow drift of the whole body
+    out = _decoder(foot_lock=False, ground=True).decode(feats, contacts)
+    free = _decoder(foot_lock=False).decode(feats, contacts)
+    toe = _lower_toe(out)[60 * 10 :]
+    assert np.percentile(toe, 100 * FLOOR_QUANTILE) == pytest.approx(TOE_HEIGHT, abs=0.01)
+    assert np.percentile(_lower_toe(free)[60 * 10 :], 5) > 0.3  # ungrounded, it floats
+    shift = (out[:, sk.ROOT, 1] - free[:, sk.ROOT, 1]).astype(np.float64)
+    assert np.abs(np.diff(shift)).max() < 0.002  # under 2 mm a frame
 
 
 def test_bad_shapes_are_refused() -> None:

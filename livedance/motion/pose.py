@@ -19,6 +19,7 @@ holding bone lengths and locking feet that are in contact.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "encode_motion",
     "facing_yaw",
     "pose_feature_names",
+    "TOE_HEIGHT",
 ]
 
 ROOT_FEATURES: tuple[str, ...] = ("root_height", "root_vel_x", "root_vel_z", "yaw_rate")
@@ -49,6 +51,23 @@ not be labelled. Not the same quantity as the foot-skate metric's
 ``benchmarks.motion_metrics.SKATE_SPEED`` (0.5 m/s), which must let sliding feet in to measure how
 fast they slide, nor the musicality benchmark's ``STRIKE_SPEED`` (0.3 m/s, a foot strike). Changing
 it changes the training labels."""
+
+
+TOE_HEIGHT = 0.05
+"""Height (m) the toe joint sits above the floor when the foot is flat: the floor convention. The
+training data levels each song so that the lower of the contact joints is below this height in
+:data:`FLOOR_QUANTILE` of its frames (the capture's floor drifts from song to song)."""
+
+FLOOR_QUANTILE = 0.05
+"""The share of frames the lower contact joint spends below :data:`TOE_HEIGHT` (see there)."""
+
+FLOOR_STEP = 0.12
+"""Grounding: how fast (m/s) the running estimate of the lower foot's :data:`FLOOR_QUANTILE`
+quantile moves down while the foot is below it; up it moves at FLOOR_QUANTILE / (1 -
+FLOOR_QUANTILE) of this, so it settles where the foot is below it that share of the time."""
+
+FLOOR_SMOOTH_S = 0.5
+"""Grounding: time constant (s) of the body's vertical shift toward the floor."""
 
 
 def pose_feature_names(joint_names: Sequence[str]) -> tuple[str, ...]:
@@ -177,6 +196,10 @@ def _decode(
     foot_lock: bool,
     stage_radius: float,
     stage_stiffness: float,
+    ground: bool,
+    floor_steps: np.ndarray,
+    floor_alpha: float,
+    floor: np.ndarray,
     yaw: np.ndarray,
     pos: np.ndarray,
     anchor: np.ndarray,
@@ -184,7 +207,11 @@ def _decode(
     raw: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """One frame for B dancers; state (yaw, pos, anchor, locked) updated in place."""
+    """One frame for B dancers; state (floor, yaw, pos, anchor, locked) updated in place.
+
+    ``floor_steps`` (down, up) are the floor quantile's steps per frame (m); ``floor`` (B, 3) holds
+    each dancer's quantile estimate, vertical shift and whether it has started (0 / 1).
+    """
     b_n = feats.shape[0]
     j_n = raw.shape[1]
     n_feet = feet.shape[0]
@@ -265,6 +292,24 @@ def _decode(
             for j in range(j_n):
                 out[b, j, 0] += cx
                 out[b, j, 2] += cz
+        if ground and n_feet > 0:
+            # the lower foot's running FLOOR_QUANTILE quantile, held at TOE_HEIGHT by a smooth
+            # vertical shift of the whole body: the training data's floor convention, causally
+            low = out[b, feet[0], 1]
+            for f in range(1, n_feet):
+                low = min(low, out[b, feet[f], 1])
+            if floor[b, 2] == 0.0:
+                floor[b, 0] = low
+                floor[b, 1] = TOE_HEIGHT - low
+                floor[b, 2] = 1.0
+            elif low < floor[b, 0]:
+                floor[b, 0] -= floor_steps[0]
+            else:
+                floor[b, 0] += floor_steps[1]
+            floor[b, 1] += floor_alpha * ((TOE_HEIGHT - floor[b, 0]) - floor[b, 1])
+            shift = floor[b, 1]
+            for j in range(j_n):
+                out[b, j, 1] += shift
         for f in range(n_feet):
             on = contacts[b, f] > 0.5
             if on and not locked[b, f]:
@@ -292,6 +337,9 @@ class PoseDecoder:
     foot_lock : lock feet in contact.
     stage_radius : soft bound (m) on the root's distance from the origin; None for no bound.
     stage_stiffness : fraction of the overshoot removed per frame beyond ``stage_radius``.
+    ground : shift each dancer up or down, smoothly, so the lower contact joint keeps the
+        training data's floor convention (:data:`TOE_HEIGHT`, :data:`FLOOR_QUANTILE`) over the
+        last seconds; the first frame is put on the floor at once.
     """
 
     def __init__(
@@ -307,6 +355,7 @@ class PoseDecoder:
         foot_lock: bool = True,
         stage_radius: float | None = None,
         stage_stiffness: float = 0.1,
+        ground: bool = False,
     ) -> None:
         self.joint_names = tuple(joint_names)
         j = len(self.joint_names)
@@ -346,7 +395,12 @@ class PoseDecoder:
         self.foot_lock = bool(foot_lock)
         self._stage_radius = float(stage_radius) if stage_radius is not None else 0.0
         self._stage_stiffness = float(stage_stiffness)
+        self.ground = bool(ground)
+        down = FLOOR_STEP / self.fps
+        self._floor_steps = np.array([down, down * FLOOR_QUANTILE / (1.0 - FLOOR_QUANTILE)])
+        self._floor_alpha = 1.0 - math.exp(-1.0 / (FLOOR_SMOOTH_S * self.fps))
         b, n_feet = self.batch, len(self._feet)
+        self._floor = np.zeros((b, 3))
         self._yaw = np.zeros(b)
         self._pos = np.zeros((b, 2))
         self._anchor = np.zeros((b, n_feet, 2))
@@ -371,6 +425,7 @@ class PoseDecoder:
         self._yaw[:] = np.asarray(yaw, dtype=np.float64)
         self._anchor[:] = 0.0
         self._locked[:] = False
+        self._floor[:] = 0.0
         self.joints[:] = 0.0
 
     def process(self, features: np.ndarray, contacts: np.ndarray) -> np.ndarray:
@@ -405,6 +460,10 @@ class PoseDecoder:
             self.foot_lock,
             self._stage_radius,
             self._stage_stiffness,
+            self.ground,
+            self._floor_steps,
+            self._floor_alpha,
+            self._floor,
             self._yaw,
             self._pos,
             self._anchor,
@@ -450,6 +509,7 @@ def make_decoder(
     batch: int = 1,
     foot_lock: bool = False,
     stage_radius: float | None = STAGE_RADIUS,
+    ground: bool = True,
 ) -> PoseDecoder:
     """The pose decoder of a model's skeleton as the engine uses it (also for offline renderers).
 
@@ -461,6 +521,8 @@ def make_decoder(
     foot_lock : pin feet in contact (off by default: on ballroom data, whose feet glide and pivot
         while touching the floor, pinning them makes the root jitter).
     stage_radius : soft bound (m) on each dancer's distance from the origin; None for none.
+    ground : keep the feet on the floor as the training data has them (see
+        :class:`PoseDecoder`): a model's sampled poses can float above it.
     """
     m = skeleton
     names = list(m["joint_names"])
@@ -474,4 +536,5 @@ def make_decoder(
         bone_tolerance=BONE_TOLERANCE,
         foot_lock=foot_lock,
         stage_radius=stage_radius,
+        ground=ground,
     )

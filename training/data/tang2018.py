@@ -21,6 +21,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from livedance.config import FPS, SAMPLE_RATE
+from livedance.motion.pose import FLOOR_QUANTILE, TOE_HEIGHT
 from training import skeleton as sk
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,6 @@ MOTION_FPS = 25
 
 STYLE_CODES = {"W": "waltz", "R": "rumba", "C": "chacha", "T": "tango"}
 """Style letter of a ``DANCE_<S>_<n>`` folder -> style name of ``livedance.config.STYLES``."""
-
-TOE_HEIGHT = 0.05
-"""Height (m) the toe joint sits above the floor when the foot is flat: each song is levelled so
-that the 5th percentile of its lower toe is here (the capture's floor drifts from song to song)."""
 
 
 def song_style(name: str) -> str:
@@ -143,7 +140,8 @@ def load_motion(song_dir: Path, fps: int = FPS) -> tuple[np.ndarray, float]:
         raise ValueError(f"{song_dir.name}: fewer than 2 motion frames")
     low = joints[:, list(sk.CONTACT_JOINTS), 1].min(axis=1)
     joints = joints.copy()
-    joints[..., 1] -= np.percentile(low, 5) - TOE_HEIGHT
+    # the capture's floor drifts from song to song: level each song to the floor convention
+    joints[..., 1] -= np.percentile(low, 100 * FLOOR_QUANTILE) - TOE_HEIGHT
     t_src = np.arange(len(joints)) / MOTION_FPS
     n_out = int(np.floor(t_src[-1] * fps + 1e-9)) + 1
     t_out = np.arange(n_out) / fps
