@@ -80,6 +80,25 @@ def test_contour_follows_an_up_down_scale() -> None:
     assert contour[7] == contour.max() and contour[7] > 2.0
 
 
+def test_contour_is_the_pitch_over_the_median_of_the_last_3_s_exactly() -> None:
+    """Random notes for 10 s, so the 3 s window of voiced pitches fills and slides: the contour
+    is each voiced frame's pitch minus numpy's median of the window, to the last bit."""
+    rng = np.random.default_rng(7)
+    notes = [Note(0.25 * i, 0.2, "lead", float(rng.integers(55, 80)), 0.8) for i in range(40)]
+    x = render(notes, 10 * SAMPLE_RATE)
+    m = MelodyTracker()
+    window = round(3.0 * SAMPLE_RATE / HOP)
+    voiced: list[float] = []
+    checked = 0
+    for k in range(len(x) // HOP):
+        m.process(x[k * HOP : (k + 1) * HOP].astype(np.float32))
+        if m.voiced:
+            voiced.append(m.pitch_midi)
+            assert m.contour == m.pitch_midi - float(np.median(voiced[-window:]))
+            checked += 1
+    assert checked > 2 * window  # the window slid well past full
+
+
 @pytest.mark.parametrize("style", ["waltz", "rumba", "tango"])
 def test_melody_over_drums(style: str) -> None:
     song = compose(style, None, 12.0, parts={"lead", "kick", "snare", "hihat"})

@@ -17,6 +17,7 @@ Why these choices (measured at 24 kHz, hop 400, window 1024, aubio 0.4.9):
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 
 import aubio
 import numpy as np
@@ -118,6 +119,7 @@ class MelodyTracker:
         self._filter = aubio.digital_filter(3)
         self._filter.set_biquad(*_highpass_biquad(self.highpass_hz, self.sample_rate))
         self._history[:] = 0.0
+        self._sorted: list[float] = []  # the same pitches in order: a median without a sort
         self._n_history = 0
         self._pos = 0
         self._unvoiced_run = 0
@@ -140,7 +142,8 @@ class MelodyTracker:
             )
         x = self._x
         np.copyto(x, block, casting="unsafe")
-        np.nan_to_num(x, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        if not np.isfinite(x).all():
+            np.nan_to_num(x, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         power = float(np.dot(x, x)) / self.hop
         y = self._filter(x)
         midi = float(self._pitch(y)[0])
@@ -160,10 +163,16 @@ class MelodyTracker:
             self.pitch_midi = midi
             self._unvoiced_run = 0
             h = self._history
+            ordered = self._sorted
+            if self._n_history == h.shape[0]:  # the oldest pitch leaves the window
+                del ordered[bisect_left(ordered, float(h[self._pos]))]
             h[self._pos] = midi
+            insort(ordered, midi)
             self._pos = (self._pos + 1) % h.shape[0]
-            self._n_history = min(self._n_history + 1, h.shape[0])
-            self.contour = midi - float(np.median(h[: self._n_history]))
+            n = self._n_history = min(self._n_history + 1, h.shape[0])
+            mid = n // 2
+            median = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2.0
+            self.contour = midi - median
         else:
             self.pitch_midi = 0.0
             self._unvoiced_run += 1
