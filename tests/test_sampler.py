@@ -62,12 +62,30 @@ def test_same_seed_same_samples_and_reseed_live() -> None:
     assert not np.allclose(a[:, 0], a[:, 1])  # dancers draw from different streams
 
 
+def test_each_dancer_its_own_temperature() -> None:
+    """A (B,) temperature gives each dancer the draw it gets at that temperature alone."""
+    logits, mean, log_std = _gmm(3)
+    same = GmmSampler(3, 2, 3, seed=5, correlation=0.9)
+    mixed = GmmSampler(3, 2, 3, seed=5, correlation=0.9)
+    a, b = np.zeros((3, 3), np.float32), np.zeros((3, 3), np.float32)
+    temps = np.array([0.0, 0.5, 0.5])
+    for _ in range(20):
+        same.sample(logits, mean, log_std, 0.5, a)
+        mixed.sample(logits, mean, log_std, temps, b)
+        np.testing.assert_array_equal(b[0], MEAN[1])  # the mode, as at 0
+        np.testing.assert_array_equal(b[1:], a[1:])  # the others as at 0.5
+
+
 def test_bad_arguments() -> None:
     s = GmmSampler(1, 2, 3)
     logits, mean, log_std = _gmm()
     out = np.zeros((1, 3), np.float32)
     with pytest.raises(LivedanceError, match="temperature must be >= 0"):
         s.sample(logits, mean, log_std, float("nan"), out)
+    with pytest.raises(LivedanceError, match="temperature must be >= 0"):
+        s.sample(logits, mean, log_std, np.array([-0.1]), out)
+    with pytest.raises(LivedanceError, match=r"temperatures shape \(2,\) is not \(B,\) = \(1,\)"):
+        s.sample(logits, mean, log_std, np.array([0.1, 0.2]), out)
     with pytest.raises(LivedanceError, match="do not fit B=1, K=2, P=3"):
         s.sample(logits[:, :1], mean, log_std, 1.0, out)
 

@@ -52,7 +52,7 @@ def _sample_gmm(
     logits: np.ndarray,
     mean: np.ndarray,
     log_std: np.ndarray,
-    temperature: float,
+    temperatures: np.ndarray,
     state: np.ndarray,
     out: np.ndarray,
     component: np.ndarray,
@@ -67,6 +67,7 @@ def _sample_gmm(
     unit = math.sqrt((1.0 - rho * rho) / (1.0 + rho * rho))
     p_dim = mean.shape[2]
     for b in range(n_batch):
+        temperature = temperatures[b]
         best = 0
         for k in range(1, k_count):
             if logits[b, k] > logits[b, best]:
@@ -148,6 +149,7 @@ class GmmSampler:
         self._noise = np.zeros((batch, pose_dim), np.float64)
         self._drive = np.zeros((batch, pose_dim), np.float64)
         self._weight = np.zeros(components, np.float64)
+        self._temperatures = np.zeros(batch, np.float64)
         self.component = np.zeros(batch, np.int64)
         self.seed = 0
         self.reseed(seed)
@@ -169,7 +171,7 @@ class GmmSampler:
         logits: np.ndarray,
         mean: np.ndarray,
         log_std: np.ndarray,
-        temperature: float,
+        temperature: float | np.ndarray,
         out: np.ndarray,
     ) -> np.ndarray:
         """Sample one pose per dancer into ``out``.
@@ -180,16 +182,23 @@ class GmmSampler:
         mean, log_std : (B, K, P) normalised pose space.
         temperature : T >= 0: with w = softmax(logits / T), the pose is sum_k w_k mean_k plus
             T (sum_k w_k std_k) times the (smooth) unit noise; T = 0 gives the mean of the most
-            likely component (deterministic).
+            likely component (deterministic). A (B,) array gives each dancer its own.
         out : (B, P) float32, written in place (e.g. ``DanceStep.prev_pose``).
 
         Returns
         -------
         ``out``.
         """
-        if not temperature >= 0.0:  # also refuses NaN
-            raise LivedanceError(f"temperature must be >= 0, got {temperature}")
         b, k, p = self.batch, self.components, self.pose_dim
+        temps = self._temperatures
+        if isinstance(temperature, np.ndarray):
+            if temperature.shape != (b,):
+                raise LivedanceError(f"temperatures shape {temperature.shape} is not (B,) = ({b},)")
+            np.copyto(temps, temperature)
+        else:
+            temps.fill(temperature)
+        if not (temps >= 0.0).all():  # also refuses NaN
+            raise LivedanceError(f"temperature must be >= 0, got {temperature}")
         if logits.shape != (b, k) or mean.shape != (b, k, p) or log_std.shape != (b, k, p):
             raise LivedanceError(
                 f"GMM shapes {logits.shape}, {mean.shape}, {log_std.shape} do not fit "
@@ -201,7 +210,7 @@ class GmmSampler:
             logits,
             mean,
             log_std,
-            float(temperature),
+            temps,
             self._state,
             out,
             self.component,

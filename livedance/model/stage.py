@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from livedance.config import SAMPLING_CORRELATION, StreamFormat
+from livedance.model.revive import Revival
 from livedance.model.sampler import GmmSampler, contacts
 from livedance.model.step import DanceStep
 
@@ -77,15 +78,23 @@ class ModelStage(Protocol):
 class DanceNetStage:
     """The ONNX DanceNet step model and its GMM sampler as one :class:`ModelStage`.
 
+    A dancer that stops dancing is sampled hotter until it moves again
+    (:class:`~livedance.model.revive.Revival`; ``revive=False`` turns that off).
+
     Parameters
     ----------
     model : the step model for B dancers.
     seed : initial sampling seed.
     correlation : frame-to-frame correlation of the GMM draws.
+    revive : raise a stuck dancer's temperature (see above).
     """
 
     def __init__(
-        self, model: DanceStep, seed: int = 0, correlation: float = SAMPLING_CORRELATION
+        self,
+        model: DanceStep,
+        seed: int = 0,
+        correlation: float = SAMPLING_CORRELATION,
+        revive: bool = True,
     ) -> None:
         meta = model.meta
         self.model = model
@@ -101,6 +110,8 @@ class DanceNetStage:
             model.batch, meta.gmm_components, meta.pose_dim, seed=seed, correlation=correlation
         )
         self._scaled = np.zeros((model.batch, meta.pose_dim), np.float32)
+        self.revival = Revival(model.batch, meta.pose_std, meta.fps) if revive else None
+        self._temperatures = np.zeros(model.batch)
 
     @property
     def seed(self) -> int:
@@ -122,10 +133,14 @@ class DanceNetStage:
         self, temperature: float, energy: float, pose: np.ndarray, contact: np.ndarray
     ) -> None:
         model = self.model
+        revival = self.revival
+        t: float | np.ndarray = temperature
+        if revival is not None and temperature > 0.0:
+            t = np.add(revival.boost, temperature, out=self._temperatures)
         # The normalised sample is the next frame's input: write it straight into prev_pose.
-        self.sampler.sample(
-            model.gmm_logits, model.gmm_mean, model.gmm_log_std, temperature, model.prev_pose
-        )
+        self.sampler.sample(model.gmm_logits, model.gmm_mean, model.gmm_log_std, t, model.prev_pose)
+        if revival is not None:
+            revival.update(model.prev_pose)
         contacts(model.contact_logits, contact)
         np.multiply(model.prev_pose, energy, out=self._scaled)
         model.denormalise_pose(self._scaled, pose)
@@ -136,6 +151,8 @@ class DanceNetStage:
     def reset(self, seed: int) -> None:
         self.model.reset()
         self.sampler.reseed(seed)
+        if self.revival is not None:
+            self.revival.reset()
 
     def reseed(self, seed: int) -> None:
         self.sampler.reseed(seed)
