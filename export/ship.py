@@ -150,8 +150,8 @@ def model_card(
         f"coefficient {SAMPLING_CORRELATION}); a drawn component washed out the bar "
         "(docs/musicality.md). The temperature was chosen on the validation songs among 0, 0.2 "
         "and 0.5 by FID_k and FID_g.",
-        "- A dancer whose joints move under 0.2 m/s relative to its root over 3 s (the captured "
-        "dancers: 1 % of their frames under 0.255) is sampled hotter, up to +1, until it moves "
+        "- A dancer whose joints move under 0.15 m/s relative to its root over 3 s (the "
+        "captured dancers: 0.1 % of their frames) is sampled hotter, up to +1, until it moves "
         "again (livedance/model/revive.py); the decoder keeps the feet on the data's floor.",
         "- `--style auto` uses the causal style classifier shipped beside it (style.onnx).",
     ]
