@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+import numba as nb
 import numpy as np
 
 from livedance.motion.pose import ROOT_FEATURES
@@ -37,6 +38,38 @@ BOOST_MAX = 1.0
 
 BOOST_HALF_LIFE_S = 0.4
 """How fast the added temperature eases back once the dancer moves again."""
+
+
+@nb.njit(cache=True)
+def _watch(
+    pose: np.ndarray,
+    last: np.ndarray,
+    std: np.ndarray,
+    fps: float,
+    alpha: float,
+    decay: float,
+    speed: np.ndarray,
+    boost: np.ndarray,
+) -> None:
+    """One frame: each dancer's joint speed (m/s) into its running mean, its boost updated, and
+    the pose kept as the last one. pose (B, P) normalised; last (B, J, 3); std (J, 3)."""
+    n_batch, n_joints, _ = last.shape
+    base = pose.shape[1] - 3 * n_joints
+    for b in range(n_batch):
+        total = 0.0
+        for j in range(n_joints):
+            sq = 0.0
+            for c in range(3):
+                x = float(pose[b, base + 3 * j + c])
+                d = (x - last[b, j, c]) * std[j, c]
+                sq += d * d
+                last[b, j, c] = x
+            total += math.sqrt(sq)
+        speed[b] += alpha * (total / n_joints * fps - speed[b])
+        if speed[b] < STUCK_SPEED:
+            boost[b] = min(boost[b] + BOOST_STEP, BOOST_MAX)
+        else:
+            boost[b] *= decay
 
 
 class Revival:
@@ -63,7 +96,6 @@ class Revival:
         self._alpha = 1.0 - math.exp(-1.0 / (STUCK_WINDOW_S * self._fps))
         self._decay = 0.5 ** (1.0 / (BOOST_HALF_LIFE_S * self._fps))
         self._last = np.zeros((batch, *self._std.shape))
-        self._step = np.zeros_like(self._last)
         self.speed = np.zeros(batch)
         self.boost = np.zeros(batch)
         self._started = False
@@ -77,15 +109,10 @@ class Revival:
 
     def update(self, pose: np.ndarray) -> None:
         """Take this frame's normalised pose features (B, P) of every dancer."""
-        joints = pose[:, len(ROOT_FEATURES) :].reshape(self._last.shape)
-        if self._started:
-            np.subtract(joints, self._last, out=self._step)
-            self._step *= self._std
-            v = np.sqrt((self._step**2).sum(axis=-1)).mean(axis=-1) * self._fps
-            self.speed += self._alpha * (v - self.speed)
-            stuck = self.speed < STUCK_SPEED
-            self.boost = np.where(
-                stuck, np.minimum(self.boost + BOOST_STEP, BOOST_MAX), self.boost * self._decay
-            )
-        np.copyto(self._last, joints)
-        self._started = True
+        if not self._started:  # nothing to measure a step from yet
+            self._last[:] = pose[:, len(ROOT_FEATURES) :].reshape(self._last.shape)
+            self._started = True
+            return
+        _watch(
+            pose, self._last, self._std, self._fps, self._alpha, self._decay, self.speed, self.boost
+        )

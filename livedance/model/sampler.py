@@ -197,7 +197,7 @@ class GmmSampler:
             np.copyto(temps, temperature)
         else:
             temps.fill(temperature)
-        if not (temps >= 0.0).all():  # also refuses NaN
+        if not temps.min() >= 0.0:  # also refuses NaN
             raise LivedanceError(f"temperature must be >= 0, got {temperature}")
         if logits.shape != (b, k) or mean.shape != (b, k, p) or log_std.shape != (b, k, p):
             raise LivedanceError(
