@@ -156,8 +156,9 @@ class Engine:
             self.features.process(clicks[i : i + self.hop])
         self.features.beat.compile_kernels()  # and the paths clicks do not reach
         self.features.reset()
-        self.model.advance(np.zeros(len(self.features.names), np.float32))
-        self.model.sample(1.0, 1.0, self._pose, self._contacts)
+        for _ in range(2):  # two frames: some per-frame kernels need a previous one (revival)
+            self.model.advance(np.zeros(len(self.features.names), np.float32))
+            self.model.sample(1.0, 1.0, self._pose, self._contacts)
         joints = self.decoder.process(self._pose, self._contacts)
         np.copyto(self._root, joints[:, self.root_index])
         self.frame.joints = joints

@@ -172,3 +172,24 @@ def test_the_warm_up_compiles_the_kernels_clicks_do_not_reach(model: Path) -> No
     acf = tracker._acf.copy()
     tracker.compile_kernels()
     np.testing.assert_array_equal(tracker._acf, acf)  # the state is untouched
+
+
+def test_the_warm_up_compiles_the_revival_watch(model: Path) -> None:
+    """The revival measures a step from the frame before: one warm-up frame would leave its
+    kernel to compile on the second live frame (a quarter second late, frames dropped)."""
+    from livedance.model import revive
+
+    stage = DanceNetStage(DanceStep(model))
+    revival = stage.revival
+    assert revival is not None
+    watched: list[bool] = []  # per warm-up frame: did it measure a step (run the kernel)?
+    update = revival.update
+
+    def spy(pose: np.ndarray) -> None:
+        watched.append(revival._started)
+        update(pose)
+
+    revival.update = spy  # type: ignore[method-assign]
+    Engine(DemoSource("rumba", seconds=2.0), stage, Controls(stage.style_names))
+    assert True in watched and revive._watch.signatures
+    assert revival.boost.tolist() == [0.0] and not revival._started  # the dance starts fresh
