@@ -98,7 +98,6 @@ class Revival:
         self._last = np.zeros((batch, *self._std.shape))
         self.speed = np.zeros(batch)
         self.boost = np.zeros(batch)
-        self._started = False
         self.reset()
 
     def reset(self) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "encode_motion",
     "facing_yaw",
     "pose_feature_names",
+    "FLOOR_QUANTILE",
     "TOE_HEIGHT",
 ]
 
