@@ -36,6 +36,7 @@ from benchmarks import quality as q
 from livedance.analysis.features import FEATURE_NAMES
 from livedance.errors import LivedanceError
 from livedance.model.step import DEFAULT_MODEL, DanceStep
+from training.data.songs import STD_FLOOR, load_song
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,6 @@ PHASES = (("beat_phase_sin", "beat_phase_cos"), ("bar_phase_sin", "bar_phase_cos
 CONTROLS = ("another song's music", "another song's rhythm", "phase half a cycle off")
 WARM_UP_S = 4.0
 """Frames before this are left out: the network's receptive field (about 2 s) fills first."""
-STD_FLOOR = 1.01e-3
-"""Pose features whose training spread sat at the floor (the root's own position) are constant
-and left out of the likelihood, as in training."""
 DEFAULT_CACHE = q.ROOT_DIR.parent / "cache" / "listening"
 
 __all__ = ["CONTROLS", "conditioning_variants", "gmm_nll", "listen", "main"]
@@ -128,7 +126,8 @@ def listen(
     n, v = len(poses), 4
     t = min(len(p) for p in poses)
     step = DanceStep(DEFAULT_MODEL if model_path is None else model_path, batch=n * v)
-    mask = (step.pose_std > STD_FLOOR).astype(np.float32)
+    # constant features (the root's own position) are left out, as in training
+    mask = (step.pose_std > np.float32(STD_FLOOR)).astype(np.float32)
     target = np.stack([np.repeat(p[None, :t], v, axis=0) for p in poses]).reshape(n * v, t, -1)
     target = ((target - step.pose_mean) / step.pose_std).astype(np.float32)
     raw = np.stack([c[:, :t] for c in conds]).reshape(n * v, t, -1)
@@ -152,8 +151,6 @@ def load_songs(
     data_dir: Path, names: Sequence[str], cache: Path | None
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
     """Captured poses, raw features and styles of the named songs (the training data path)."""
-    from training.data.songs import load_song
-
     songs = [load_song(Path(data_dir) / n, cache) for n in tqdm(names, desc="songs", leave=False)]
     if len(songs) < 2:
         raise LivedanceError("the controls need at least two songs")
@@ -203,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log.info("%s: not an ONNX step model, left out", name)
                 continue
             results[name] = listen(path, poses, conds, styles)
-    except LivedanceError as e:
+    except (LivedanceError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(format_table(results))
