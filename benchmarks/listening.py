@@ -1,6 +1,7 @@
 """Does the network listen? The captured dance's likelihood under its own music and under controls.
 
-``python -m benchmarks.listening [--model NAME=PATH ...] [--songs val|test] [--json OUT.json]``
+``python -m benchmarks.listening [--model NAME=PATH ...] [--songs val|test] [--json OUT.json]
+[--plot OUT.png]``
 
 A dance that follows the music needs a network whose next pose depends on the music. This asks
 the step model directly, with the captured dancer's own previous poses fed in (teacher forcing,
@@ -55,7 +56,7 @@ WARM_UP_S = 4.0
 """Frames before this are left out: the network's receptive field (about 2 s) fills first."""
 DEFAULT_CACHE = q.ROOT_DIR.parent / "cache" / "listening"
 
-__all__ = ["CONTROLS", "conditioning_variants", "gmm_nll", "listen", "main"]
+__all__ = ["CONTROLS", "conditioning_variants", "gmm_nll", "listen", "main", "plot"]
 
 
 def conditioning_variants(own: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -174,6 +175,32 @@ def format_table(results: dict[str, np.ndarray]) -> str:
     return "\n".join(rows)
 
 
+def plot(results: dict[str, np.ndarray], songs: Sequence[str], path: Path) -> Path:
+    """Each control's cost (nats a frame) per song, one panel per system."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, len(results), figsize=(4.2 * len(results), 3.4), sharey=True, squeeze=False
+    )
+    x = np.arange(len(songs))
+    width = 0.8 / len(CONTROLS)
+    for ax, (name, nll) in zip(axes[0], results.items(), strict=True):
+        for i, control in enumerate(CONTROLS):
+            ax.bar(x + (i - 1) * width, nll[:, i + 1] - nll[:, 0], width, label=control)
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_xticks(x, [s.removeprefix("DANCE_") for s in songs])
+        ax.set_title(name)
+    axes[0][0].set_ylabel("NLL under the control - own music\n(nats a frame; > 0: it listens)")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line; exit status 0, or 2 with a one-line error."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -189,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--songs", choices=("val", "test"), default="val")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="feature cache folder")
     ap.add_argument("--json", type=Path, help="write every figure here")
+    ap.add_argument("--plot", type=Path, help="write the controls' costs per song here (PNG)")
     args = ap.parse_args(argv)
     try:
         models = q.parse_models(args.model)
@@ -204,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(format_table(results))
+    if args.plot:
+        print(f"plot: {plot(results, names, args.plot)}")
     if args.json:
         doc = {
             "songs": names,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -76,3 +77,10 @@ def test_listen_scores_each_song_and_variant_apart() -> None:
     assert nll.shape == (2, 4) and np.isfinite(nll).all()
     assert np.all(nll[0] == nll[0, 0])
     assert nll[1, 1] != nll[1, 0]
+
+
+def test_plot_writes_a_png(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    results = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=(3, 4))}
+    out = ls.plot(results, ["DANCE_W_1", "DANCE_C_2", "DANCE_R_3"], tmp_path / "l.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
