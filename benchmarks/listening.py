@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from benchmarks import quality as q
@@ -38,6 +39,7 @@ from livedance.analysis.features import FEATURE_NAMES
 from livedance.errors import LivedanceError
 from livedance.model.step import DEFAULT_MODEL, DanceStep
 from training.data.songs import STD_FLOOR, load_song
+from training.losses import gmm_nll
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ WARM_UP_S = 4.0
 """Frames before this are left out: the network's receptive field (about 2 s) fills first."""
 DEFAULT_CACHE = q.ROOT_DIR.parent / "cache" / "listening"
 
-__all__ = ["CONTROLS", "conditioning_variants", "gmm_nll", "listen", "main", "plot"]
+__all__ = ["CONTROLS", "conditioning_variants", "listen", "main", "plot"]
 
 
 def conditioning_variants(own: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -79,30 +81,6 @@ def conditioning_variants(own: np.ndarray, other: np.ndarray) -> np.ndarray:
     for pair in PHASES:  # sin and cos of phase + 1/2
         out[3][:, [FEATURE_NAMES.index(n) for n in pair]] *= -1.0
     return out
-
-
-def gmm_nll(
-    logits: np.ndarray, mean: np.ndarray, log_std: np.ndarray, target: np.ndarray, mask: np.ndarray
-) -> np.ndarray:
-    """NLL (nats) of ``target`` under a diagonal Gaussian mixture, as training's loss.
-
-    Parameters
-    ----------
-    logits : (B, K). mean, log_std : (B, K, P). target : (B, P) normalised poses.
-    mask : (P,) 1 for the pose features scored (training leaves the constant ones out).
-
-    Returns
-    -------
-    (B,) float64.
-    """
-    z = (target[:, None, :] - mean) * np.exp(-log_std)
-    per_dim = (0.5 * z * z + log_std + 0.5 * np.log(2.0 * np.pi)) * mask
-    log_n = -per_dim.sum(-1, dtype=np.float64)
-    log_w = logits - logits.max(-1, keepdims=True)
-    log_w = log_w - np.log(np.exp(log_w).sum(-1, keepdims=True))
-    a = log_w + log_n
-    top = a.max(-1)
-    return -(top + np.log(np.exp(a - top[:, None]).sum(-1)))
 
 
 def listen(
@@ -128,7 +106,7 @@ def listen(
     t = min(len(p) for p in poses)
     step = DanceStep(DEFAULT_MODEL if model_path is None else model_path, batch=n * v)
     # constant features (the root's own position) are left out, as in training
-    mask = (step.pose_std > np.float32(STD_FLOOR)).astype(np.float32)
+    mask = torch.from_numpy((step.pose_std > np.float32(STD_FLOOR)).astype(np.float32))
     target = np.stack([np.repeat(p[None, :t], v, axis=0) for p in poses]).reshape(n * v, t, -1)
     target = ((target - step.pose_mean) / step.pose_std).astype(np.float32)
     raw = np.stack([c[:, :t] for c in conds]).reshape(n * v, t, -1)
@@ -143,7 +121,14 @@ def listen(
         step.run()
         if k >= first:
             log_std = np.zeros_like(step.gmm_log_std) if one_mean else step.gmm_log_std
-            total += gmm_nll(step.gmm_logits, step.gmm_mean, log_std, target[:, k], mask)
+            nll = gmm_nll(
+                torch.from_numpy(step.gmm_logits),
+                torch.from_numpy(step.gmm_mean),
+                torch.from_numpy(log_std),
+                torch.from_numpy(target[:, k]),
+                mask,
+            )
+            total += nll.numpy()
         step.prev_pose[:] = target[:, k]  # teacher forcing: the captured pose comes next
     return (total / (t - first)).reshape(n, v)
 

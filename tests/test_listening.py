@@ -6,10 +6,12 @@ import math
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from benchmarks import listening as ls
 from livedance.analysis.features import FEATURE_NAMES
 from livedance.model.step import DanceStep
+from training.losses import gmm_nll
 
 C = len(FEATURE_NAMES)
 
@@ -39,25 +41,33 @@ def test_variants_replace_what_each_control_names() -> None:
     assert abs(abs(math.remainder(math.atan2(s, c) - a0, 2 * math.pi)) - math.pi) < 1e-5
 
 
-def test_gmm_nll_known_answers() -> None:
+def test_the_likelihood_scored_known_answers() -> None:
+    """training.losses.gmm_nll, which the benchmark scores with: one component, equal
+    components, a masked feature, a wider spread."""
     p = 3
-    target = np.array([[1.0, -2.0, 0.5]])
-    mean = np.zeros((1, 1, p))
-    zero = np.zeros((1, 1, p))
-    mask = np.ones(p)
-    got = ls.gmm_nll(np.zeros((1, 1)), mean, zero, target, mask)
+    target = torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float64)
+    mean = torch.zeros((1, 1, p), dtype=torch.float64)
+    zero = torch.zeros((1, 1, p), dtype=torch.float64)
+    mask = torch.ones(p, dtype=torch.float64)
+    one = torch.zeros((1, 1), dtype=torch.float64)
     want = 0.5 * (1 + 4 + 0.25) + 1.5 * math.log(2 * math.pi)
-    assert abs(got[0] - want) < 1e-9
+    assert abs(float(gmm_nll(one, mean, zero, target, mask)[0]) - want) < 1e-9
     # two equal components read as one, whatever their weights
-    two = ls.gmm_nll(
-        np.array([[3.0, -1.0]]), np.zeros((1, 2, p)), np.zeros((1, 2, p)), target, mask
+    two = gmm_nll(
+        torch.tensor([[3.0, -1.0]], dtype=torch.float64),
+        torch.zeros((1, 2, p), dtype=torch.float64),
+        torch.zeros((1, 2, p), dtype=torch.float64),
+        target,
+        mask,
     )
-    assert abs(two[0] - want) < 1e-9
-    # a masked feature is not scored; a wider spread costs log(std) a feature
-    masked = ls.gmm_nll(np.zeros((1, 1)), mean, zero, target, np.array([1.0, 0.0, 1.0]))
-    assert abs(masked[0] - (0.5 * 1.25 + math.log(2 * math.pi))) < 1e-9
-    wide = ls.gmm_nll(np.zeros((1, 1)), mean, np.full((1, 1, p), math.log(2.0)), target, mask)
-    assert abs(wide[0] - (0.5 * 5.25 / 4 + 3 * math.log(2.0) + 1.5 * math.log(2 * math.pi))) < 1e-9
+    assert abs(float(two[0]) - want) < 1e-9
+    masked = gmm_nll(one, mean, zero, target, torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64))
+    assert abs(float(masked[0]) - (0.5 * 1.25 + math.log(2 * math.pi))) < 1e-9
+    wide = gmm_nll(
+        one, mean, torch.full((1, 1, p), math.log(2.0), dtype=torch.float64), target, mask
+    )
+    want_wide = 0.5 * 5.25 / 4 + 3 * math.log(2.0) + 1.5 * math.log(2 * math.pi)
+    assert abs(float(wide[0]) - want_wide) < 1e-9
 
 
 def test_listen_scores_each_song_and_variant_apart() -> None:
