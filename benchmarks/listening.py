@@ -54,6 +54,8 @@ RHYTHM = (
 """Features that say where the music is in its beat and bar."""
 PHASES = (("beat_phase_sin", "beat_phase_cos"), ("bar_phase_sin", "bar_phase_cos"))
 CONTROLS = ("another song's music", "another song's rhythm", "phase half a cycle off")
+VARIANTS = 1 + len(CONTROLS)
+"""The song's own features, then each control."""
 WARM_UP_S = 4.0
 """Frames before this are left out: the network's receptive field (about 2 s) fills first."""
 DEFAULT_CACHE = q.ROOT_DIR.parent / "cache" / "listening"
@@ -71,10 +73,10 @@ def conditioning_variants(own: np.ndarray, other: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    (4, T, C) float32: own, then the controls in :data:`CONTROLS` order.
+    (VARIANTS, T, C) float32: own, then the controls in :data:`CONTROLS` order.
     """
     t = len(own)
-    out = np.repeat(own[None].astype(np.float32), 4, axis=0)
+    out = np.repeat(own[None].astype(np.float32), VARIANTS, axis=0)
     out[1] = other[:t]
     rhythm = [FEATURE_NAMES.index(n) for n in RHYTHM]
     out[2][:, rhythm] = other[:t, rhythm]
@@ -95,14 +97,14 @@ def listen(
     ----------
     model_path : ONNX step model (None: the shipped one).
     poses : per song (T, P) raw pose features of the captured dance.
-    conds : per song (4, T, C) raw feature variants (:func:`conditioning_variants`).
+    conds : per song (VARIANTS, T, C) raw feature variants (:func:`conditioning_variants`).
     styles : per song its style name.
 
     Returns
     -------
-    (songs, 4) NLL in nats per frame, from :data:`WARM_UP_S` on.
+    (songs, VARIANTS) NLL in nats per frame, from :data:`WARM_UP_S` on.
     """
-    n, v = len(poses), 4
+    n, v = len(poses), VARIANTS
     t = min(len(p) for p in poses)
     step = DanceStep(DEFAULT_MODEL if model_path is None else model_path, batch=n * v)
     # constant features (the root's own position) are left out, as in training
