@@ -37,8 +37,10 @@ from tqdm import tqdm
 from benchmarks import quality as q
 from livedance.analysis.features import FEATURE_NAMES
 from livedance.errors import LivedanceError
+from livedance.model.metadata import read_metadata
 from livedance.model.step import DEFAULT_MODEL, DanceStep
-from training.data.songs import STD_FLOOR, load_song
+from training.data.musical import to_musical_time
+from training.data.songs import STD_FLOOR, Song, load_song
 from training.losses import gmm_nll
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,7 @@ def listen(
     raw = np.stack([c[:, :t] for c in conds]).reshape(n * v, t, -1)
     for i, s in enumerate(styles):
         step.style[i * v : (i + 1) * v] = step.style_weights(s)
+    # (a musical-time model's frames come about as often as hops: the same count is near enough)
     first = int(WARM_UP_S * step.meta.fps)
     # a one-mean system's spread is not learned: score it at unit spread (half its squared error)
     one_mean = step.meta.gmm_components == 1
@@ -135,13 +138,25 @@ def listen(
     return (total / (t - first)).reshape(n, v)
 
 
-def load_songs(
-    data_dir: Path, names: Sequence[str], cache: Path | None
-) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
-    """Captured poses, raw features and styles of the named songs (the training data path)."""
+def load_songs(data_dir: Path, names: Sequence[str], cache: Path | None) -> list[Song]:
+    """The named songs as training reads them (hop rate)."""
     songs = [load_song(Path(data_dir) / n, cache) for n in tqdm(names, desc="songs", leave=False)]
     if len(songs) < 2:
         raise LivedanceError("the controls need at least two songs")
+    return songs
+
+
+def captured(
+    songs: Sequence[Song], frames_per_beat: float
+) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """Captured poses, raw feature variants and styles, in the frames a model steps in.
+
+    A model stepped in musical time (``frames_per_beat`` > 0) gets each song resampled as its
+    training data was (:func:`training.data.musical.to_musical_time`), every song by its own
+    clock; the controls then replace features frame for frame.
+    """
+    if frames_per_beat > 0:
+        songs = [to_musical_time(s, frames_per_beat, FEATURE_NAMES) for s in songs]
     t = min(len(s) for s in songs)
     poses = [s.pose[:t] for s in songs]
     conds = [
@@ -208,13 +223,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         models = q.parse_models(args.model)
         names = q.load_split()[args.songs]
-        poses, conds, styles = load_songs(args.data, names, args.cache)
+        songs = load_songs(args.data, names, args.cache)
         results = {}
         for name, path in models.items():
             if path is not None and path.suffix != ".onnx":
                 log.info("%s: not an ONNX step model, left out", name)
                 continue
-            results[name] = listen(path, poses, conds, styles)
+            meta = read_metadata(DEFAULT_MODEL if path is None else path)
+            results[name] = listen(path, *captured(songs, meta.frames_per_beat))
     except (LivedanceError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

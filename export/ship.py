@@ -78,6 +78,28 @@ def _augmentation(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def _musical_time(meta: dict[str, Any]) -> list[str]:
+    """Model card line on a network stepped in musical time (``livedance.model.musical_time``)."""
+    fpb = float(meta.get("frames_per_beat") or 0.0)
+    if fpb <= 0:
+        return []
+    return [
+        f"- Stepped in musical time: {fpb:g} network frames a beat of the live beat tracker, "
+        "whatever the tempo (a clock that follows the tracker's phase and tempo; "
+        "livedance/model/musical_time.py). The training songs were resampled by the same clock "
+        "over their live features (`training/data/musical.py`), so a step the dancers took in "
+        "a beat takes a beat at any tempo. Live, the pose of each hop lies between the two "
+        "network frames around the clock."
+    ]
+
+
+def _span(meta: dict[str, Any]) -> str:
+    """The receptive field in seconds, or in beats for a network stepped in musical time."""
+    fpb = float(meta.get("frames_per_beat") or 0.0)
+    frames = meta["receptive_field"]
+    return f"{frames / fpb:.1f} beats" if fpb > 0 else f"{frames / meta['fps']:.2f} s"
+
+
 def model_card(
     meta: dict[str, Any],
     training: dict[str, Any],
@@ -109,7 +131,7 @@ def model_card(
         f"- {meta['layers']} layers, dilations {model_cfg.get('dilations')}, "
         f"{meta['residual_channels']} residual / {model_cfg.get('skip_channels')} skip channels, "
         f"K = {meta['gmm_components']} mixture components, receptive field "
-        f"{meta['receptive_field']} frames ({meta['receptive_field'] / meta['fps']:.2f} s).",
+        f"{meta['receptive_field']} frames ({_span(meta)}).",
         f"- Weights stored as {meta.get('weights', 'fp32')}"
         + (
             f" (skip sum and head in 8-bit blocks of {meta.get('weight_block_size')} rows; "
@@ -123,6 +145,7 @@ def model_card(
         "features: root height, planar velocity and yaw rate in the facing frame, joints relative "
         "to the root); outputs a GMM over the next pose and two foot-contact logits.",
         f"- Skeleton: {len(meta['joint_names'])} joints ({', '.join(meta['joint_names'])}).",
+        *_musical_time(meta),
         "",
         "## Training",
         f"- Loss {cfg.get('loss')}, {_input_noise(train)}, "

@@ -61,3 +61,18 @@ def make_random_model(
         d["cond_dim"] = runtime_cond_dim()
     export_random(DanceNetConfig.from_dict(d), path, seed=seed)
     return Path(path)
+
+
+def with_metadata(src: str | os.PathLike[str], dst: str | os.PathLike[str], **changes: Any) -> Path:
+    """A copy of the step model ``src`` at ``dst`` whose metadata has ``changes`` applied."""
+    import onnx
+
+    from livedance.model.metadata import METADATA_KEY, ModelMetadata
+
+    m = onnx.load(str(src))
+    prop = next(p for p in m.metadata_props if p.key == METADATA_KEY)
+    meta = ModelMetadata.from_json(prop.value).to_dict()
+    meta.update(changes)
+    prop.value = ModelMetadata.from_dict(meta).to_json()
+    onnx.save(m, str(dst))
+    return Path(dst)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 import soundfile as sf
 
@@ -19,11 +18,10 @@ from livedance.config import DEFAULT_STREAM, SAMPLE_RATE, StreamFormat
 from livedance.control import Controls
 from livedance.engine import Engine
 from livedance.errors import AudioError, ModelError
-from livedance.model.metadata import METADATA_KEY, ModelMetadata
 from livedance.model.stage import as_stage
 from livedance.model.step import DanceStep
 from livedance.render import render
-from tests.model_fixtures import make_random_model
+from tests.model_fixtures import make_random_model, with_metadata
 
 OTHER = StreamFormat(sample_rate=32_000, hop=640, fps=50)
 """A clock unlike the default one (24 kHz, hop 400, 60 fps) in rate, hop and fps."""
@@ -52,13 +50,7 @@ UNSUPPORTED = [
 
 def _with_stream(src: Path, dst: Path, stream: StreamFormat) -> Path:
     """A copy of a step model whose metadata declares another stream format."""
-    m = onnx.load(str(src))
-    prop = next(p for p in m.metadata_props if p.key == METADATA_KEY)
-    meta = ModelMetadata.from_json(prop.value).to_dict()
-    meta.update(sample_rate=stream.sample_rate, hop=stream.hop, fps=stream.fps)
-    prop.value = ModelMetadata.from_dict(meta).to_json()
-    onnx.save(m, str(dst))
-    return dst
+    return with_metadata(src, dst, sample_rate=stream.sample_rate, hop=stream.hop, fps=stream.fps)
 
 
 @pytest.fixture(scope="module")

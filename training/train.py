@@ -37,8 +37,8 @@ from livedance.motion.pose import pose_feature_names
 from training import augment, transfer
 from training import skeleton as sk
 from training.dancenet import DanceNet, DanceNetConfig
+from training.data import musical, tang2018
 from training.data import songs as td
-from training.data import tang2018
 from training.horizon import HorizonHead
 from training.losses import dancenet_loss
 from training.lstm import DanceLSTM, LSTMConfig
@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
         "split": "training/split.json",
         "window": 256,
         "stretch": [],
+        "frames_per_beat": 0,
     },
     "model": {},
     "train": {
@@ -148,6 +149,10 @@ def load_data(
         train += augment.stretched_songs(root, split["train"], d["stretch"], cache)
     val = [td.load_song(root / n, cache) for n in split["val"]]
     _, names, _ = td._extractor_info()
+    fpb = float(d["frames_per_beat"])
+    if fpb > 0:  # the network steps in musical time (livedance.model.musical_time)
+        train = [musical.to_musical_time(s, fpb, names) for s in train]
+        val = [musical.to_musical_time(s, fpb, names) for s in val]
     skel = {
         "joint_names": list(sk.JOINT_NAMES),
         "joint_parents": list(sk.PARENTS),
@@ -434,6 +439,7 @@ def _setup(
         "joint_offsets": skel["joint_offsets"],
         "contact_joints": skel["contact_joints"],
         "style_names": styles,
+        "frames_per_beat": float(cfg["data"]["frames_per_beat"]),
         "trained_on": {**described, "config": cfg},
     }
     if init_from is not None:

@@ -101,6 +101,9 @@ class ModelMetadata:
     trained_on: dict[str, Any]
     kernel_size: int = 2
     onnx_opset: int = 0
+    frames_per_beat: float = 0.0
+    """Network frames per beat for a model stepped in musical time
+    (:mod:`livedance.model.musical_time`); 0: one network frame per hop."""
     format_version: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys this runtime does not know (kept, so a round trip loses nothing)."""
@@ -191,6 +194,9 @@ class ModelMetadata:
             raise ModelError(
                 f"model metadata: n_contacts must be an int >= 0, got {self.n_contacts!r}"
             )
+        fpb = self.frames_per_beat
+        if isinstance(fpb, bool) or not isinstance(fpb, (int, float)) or not 0 <= fpb < 1000:
+            raise ModelError(f"model metadata: frames_per_beat must be in [0, 1000), got {fpb!r}")
         if self.hop * self.fps != self.sample_rate:
             raise ModelError(
                 f"model metadata: hop * fps must equal sample_rate, "

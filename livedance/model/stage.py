@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from livedance.config import SAMPLING_CORRELATION, StreamFormat
+from livedance.model.musical_time import MusicalTimeStage
 from livedance.model.revive import Revival
 from livedance.model.sampler import GmmSampler, contacts
 from livedance.model.step import DanceStep
@@ -159,5 +160,11 @@ class DanceNetStage:
 
 
 def as_stage(model: DanceStep | ModelStage, seed: int = 0) -> ModelStage:
-    """A model stage of ``model``: a :class:`DanceStep` gets its sampler; a stage is itself."""
-    return DanceNetStage(model, seed) if isinstance(model, DanceStep) else model
+    """A model stage of ``model``: a :class:`DanceStep` gets its sampler (and, when it was trained
+    in musical time, its :class:`~livedance.model.musical_time.MusicalTimeStage`); a stage is
+    itself."""
+    if not isinstance(model, DanceStep):
+        return model
+    stage = DanceNetStage(model, seed)
+    fpb = model.meta.frames_per_beat
+    return MusicalTimeStage(stage, fpb, model.meta.feature_names) if fpb > 0 else stage

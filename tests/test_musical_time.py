@@ -1,0 +1,247 @@
+"""Musical time: the clock follows the tracker, the live stage runs the frames the training songs
+were resampled to, and a song resampled and played back live comes back as recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from livedance.analysis.features import FEATURE_NAMES
+from livedance.audio.arrange import demo_song
+from livedance.audio.file import FileSource
+from livedance.config import DEFAULT_STREAM, FPS, SAMPLE_RATE, STYLES
+from livedance.control import Controls
+from livedance.engine import Engine
+from livedance.errors import ModelError
+from livedance.model.metadata import ModelMetadata
+from livedance.model.musical_time import (
+    CLOCK_RATE_LIMITS,
+    MusicalClock,
+    MusicalTimeStage,
+    clock_columns,
+    musical_positions,
+)
+from livedance.model.step import DanceStep
+from tests.model_fixtures import make_random_model, with_metadata
+from training.data.musical import musical_frames, to_musical_time
+from training.data.songs import Song
+
+SIN, COS, TEMPO = clock_columns(FEATURE_NAMES)
+MARK = FEATURE_NAMES.index("loudness_db")  # carries the hop index through the stage
+
+
+def tracker_features(phase: np.ndarray, tempo_bpm: np.ndarray | float) -> np.ndarray:
+    """(T, C) raw features holding a tracker's phase and tempo, and each hop's index."""
+    cond = np.zeros((len(phase), len(FEATURE_NAMES)), np.float32)
+    cond[:, SIN] = np.sin(2 * np.pi * phase)
+    cond[:, COS] = np.cos(2 * np.pi * phase)
+    cond[:, TEMPO] = np.log2(np.broadcast_to(tempo_bpm, phase.shape) / 120.0)
+    cond[:, MARK] = np.arange(len(phase))
+    return cond
+
+
+def steady(bpm: float, hops: int, offset: float = 0.0) -> np.ndarray:
+    """A tracker's phase after each hop at a constant tempo (the phase of the hop's end)."""
+    return (offset + (np.arange(hops) + 1) * bpm / 60.0 / FPS) % 1.0
+
+
+class FrameStage:
+    """A stand-in network: frame n is row n of ``frames`` (raw pose), contacts of ``contacts``;
+    it records the hop index (feature ``MARK``) each frame ran with."""
+
+    stream = DEFAULT_STREAM
+    skeleton: Mapping[str, Any] = {}
+    style_names: Sequence[str] = STYLES
+    batch = 1
+    n_contacts = 2
+
+    def __init__(self, frames: np.ndarray, contacts: np.ndarray) -> None:
+        self.frames = frames
+        self.contacts_of = contacts
+        self.pose_dim = frames.shape[1]
+        self.style = np.ones((1, len(STYLES)), np.float32) / len(STYLES)
+        self.ran_with: list[int] = []
+
+    @property
+    def seed(self) -> int:
+        return 0
+
+    def set_style(self, weights: np.ndarray | Sequence[float]) -> None:
+        pass
+
+    def advance(self, raw_features: np.ndarray) -> None:
+        self.ran_with.append(int(raw_features[MARK]))
+
+    def sample(
+        self, temperature: float, energy: float, pose: np.ndarray, contact: np.ndarray
+    ) -> None:
+        n = min(len(self.ran_with) - 1, len(self.frames) - 1)
+        pose[0] = self.frames[n]
+        contact[0] = self.contacts_of[n]
+
+    def warm(self) -> None:
+        pass
+
+    def reset(self, seed: int) -> None:
+        self.ran_with.clear()
+
+    def reseed(self, seed: int) -> None:
+        pass
+
+
+def play(stage: MusicalTimeStage, cond: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stage's (T, P) poses and (T, 2) contacts, hop by hop."""
+    pose = np.zeros((len(cond), stage.pose_dim), np.float32)
+    contact = np.zeros((len(cond), 2), np.float32)
+    for k, row in enumerate(cond):
+        stage.advance(row)
+        stage.sample(1.0, 1.0, pose[k : k + 1], contact[k : k + 1])
+    return pose, contact
+
+
+def test_clock_locks_to_a_steady_tracker_and_follows_a_tempo_change() -> None:
+    phase = np.concatenate([steady(100.0, 600), steady(140.0, 600, offset=0.3)])
+    tempo = np.r_[np.full(600, 100.0), np.full(600, 140.0)]
+    clock = MusicalClock(FPS)
+    pos = np.array([clock.update(p, t) for p, t in zip(phase, tempo, strict=True)])
+    err = (phase - pos + 0.5) % 1.0 - 0.5
+    assert np.abs(err[120:600]).max() < 1e-3  # locked within 2 s
+    assert np.abs(err[-300:]).max() < 1e-3  # and again after the tempo and phase moved
+    assert pos[599] == pytest.approx(600 * 100 / 60 / FPS, abs=1e-3)
+    step = np.diff(pos) / (tempo[1:] / 60 / FPS)
+    lo, hi = CLOCK_RATE_LIMITS
+    assert step.min() >= lo - 1e-9 and step.max() <= hi + 1e-9
+
+
+def test_clock_never_stops_for_a_tracker_without_a_beat() -> None:
+    clock = MusicalClock(FPS)
+    pos = [clock.update(0.0, 120.0) for _ in range(600)]
+    assert np.all(np.diff(pos) >= CLOCK_RATE_LIMITS[0] * 2 / FPS - 1e-12)
+
+
+def test_resampling_at_one_frame_a_hop_is_a_shift() -> None:
+    # 120 BPM, 30 frames a beat: one frame a hop; the beat a quarter frame early, so once the
+    # clock has locked it is at frame k + 1.25 after hop k
+    hops = 600
+    cond = tracker_features(steady(120.0, hops, offset=0.25 / 30), 120.0)
+    pos = musical_positions(cond, FEATURE_NAMES, FPS)
+    n = np.arange(300, 590)
+    np.testing.assert_allclose(pos[n] * 30, n + 1.25, atol=1e-6)
+    at, runs_in = musical_frames(pos, 30)
+    np.testing.assert_allclose(at[n], n - 1.25, atol=1e-6)
+    np.testing.assert_array_equal(runs_in[n], n - 2)
+    rng = np.random.default_rng(0)
+    pose = rng.normal(size=(hops, 7)).astype(np.float32)
+    contacts = (rng.random((hops, 2)) > 0.5).astype(np.float32)
+    out = to_musical_time(Song("DANCE_W_0", "waltz", pose, contacts, cond), 30, FEATURE_NAMES)
+    absolute = [0, 4, 5, 6]
+    np.testing.assert_allclose(
+        out.pose[n][:, absolute],
+        0.25 * pose[n - 2][:, absolute] + 0.75 * pose[n - 1][:, absolute],
+        atol=1e-5,
+    )
+    # a root change: a quarter of the frame before and three quarters of its own
+    np.testing.assert_allclose(
+        out.pose[n, 1:4], 0.25 * pose[n - 2, 1:4] + 0.75 * pose[n - 1, 1:4], atol=1e-5
+    )
+    np.testing.assert_array_equal(out.contacts[n], contacts[n - 1])
+    np.testing.assert_array_equal(out.cond[n, MARK], n - 2)
+
+
+def test_half_tempo_halves_the_frames_and_keeps_the_path() -> None:
+    hops = 1200
+    cond = tracker_features(steady(60.0, hops), 60.0)
+    t = np.arange(hops) / FPS
+    pose = np.zeros((hops, 7), np.float32)
+    pose[:, 0] = np.sin(2 * np.pi * t)  # one cycle a beat
+    pose[1:, 1] = 0.01  # the root walks 1 cm a hop
+    song = Song("DANCE_W_0", "waltz", pose, np.zeros((hops, 2), np.float32), cond)
+    out = to_musical_time(song, 30, FEATURE_NAMES)
+    assert len(out) == pytest.approx(hops / 2, abs=2)
+    assert out.pose[:, 1].sum() == pytest.approx(pose[:, 1].sum(), abs=0.03)
+    n = np.arange(len(out))
+    # frame n at beat n / 30, i.e. second n / 30 at 60 BPM
+    np.testing.assert_allclose(
+        out.pose[2:, 0], np.sin(2 * np.pi * n[2:] / 30 - 2 * np.pi / FPS), atol=2e-3
+    )
+
+
+@pytest.mark.parametrize("bpm", [72.0, 131.0])
+def test_live_stage_runs_the_frames_training_resampled(bpm: float) -> None:
+    phase = np.concatenate([steady(bpm, 450), steady(bpm * 1.1, 450, offset=0.4)])
+    cond = tracker_features(phase, np.r_[np.full(450, bpm), np.full(450, bpm * 1.1)])
+    frames = np.zeros((2000, 5), np.float32)
+    frames[:, 0] = np.arange(2000)  # an absolute feature = the frame index
+    frames[:, 1:4] = 1.0  # the root moves 1 a frame
+    inner = FrameStage(frames, np.zeros((2000, 2), np.float32))
+    stage = MusicalTimeStage(inner, 36, FEATURE_NAMES)
+    pose, _ = play(stage, cond)
+    u = musical_positions(cond, FEATURE_NAMES, FPS) * 36
+    _, runs_in = musical_frames(u / 36, 36)
+    # the network ran frame n with the features training gave frame n
+    # (live runs one frame more: the one the last hop's pose leans towards)
+    assert len(inner.ran_with) == len(runs_in) + 1 == int(np.floor(u[-1])) + 2
+    np.testing.assert_array_equal(inner.ran_with[:-1], runs_in)
+    # the pose between the frames around the clock, the root at the clock's speed
+    np.testing.assert_allclose(pose[:, 0], u, atol=1e-3)
+    np.testing.assert_allclose(
+        np.cumsum(pose[:, 1:4], axis=0), np.repeat((u + 1)[:, None], 3, 1), rtol=1e-5
+    )
+    assert stage.skipped == 0
+
+
+def test_a_song_resampled_and_played_back_live_comes_back() -> None:
+    hops = 1800
+    rng = np.random.default_rng(1)
+    tempo = 96.0 + 4.0 * np.sin(np.arange(hops) / 300)  # a drifting tracker
+    phase = np.cumsum(tempo / 60 / FPS) % 1.0
+    cond = tracker_features(phase, tempo)
+    t = np.arange(hops) / FPS
+    pose = np.zeros((hops, 6), np.float32)
+    pose[:, 0] = np.sin(2 * np.pi * 1.6 * t)
+    pose[:, 4] = np.cos(2 * np.pi * 0.7 * t) + 0.1 * rng.normal(size=hops).cumsum() / 30
+    pose[1:, 1:4] = np.c_[0.01 * np.cos(t), 0.01 * np.sin(t), 0.002 * np.ones(hops)][1:]
+    contacts = (np.sin(2 * np.pi * 0.8 * t)[:, None] > np.c_[0.0, 0.3]).astype(np.float32)
+    song = Song("DANCE_W_0", "waltz", pose, contacts, cond)
+    musical = to_musical_time(song, 36, FEATURE_NAMES)
+    stage = MusicalTimeStage(FrameStage(musical.pose, musical.contacts), 36, FEATURE_NAMES)
+    back, back_contacts = play(stage, cond)
+    keep = slice(10, hops - 10)
+    np.testing.assert_allclose(back[keep, [0, 4]], pose[keep][:, [0, 4]], atol=0.02)
+    path, path_back = np.cumsum(pose[:, 1:4], axis=0), np.cumsum(back[:, 1:4], axis=0)
+    np.testing.assert_allclose(path_back[keep], path[keep], atol=0.01)
+    assert np.mean(back_contacts[keep] == contacts[keep]) > 0.97
+
+
+def test_metadata_holds_frames_per_beat(tmp_path: Path) -> None:
+    path = make_random_model(tmp_path / "tiny.onnx")
+    meta = DanceStep(path).meta.to_dict()
+    assert ModelMetadata.from_dict(meta).frames_per_beat == 0.0
+    for bad in (-1.0, float("nan"), True, "36"):
+        with pytest.raises(ModelError, match="frames_per_beat"):
+            ModelMetadata.from_dict({**meta, "frames_per_beat": bad})
+    with pytest.raises(ModelError, match="needs the feature"):
+        clock_columns([n for n in FEATURE_NAMES if n != "tempo_log2"])
+
+
+def test_a_musical_time_model_steps_per_beat_in_the_engine(tmp_path: Path) -> None:
+    plain = make_random_model(tmp_path / "tiny.onnx")
+    model = DanceStep(with_metadata(plain, tmp_path / "musical.onnx", frames_per_beat=30.0))
+    wav = tmp_path / "song.wav"
+    sf.write(wav, demo_song("rumba", bpm=100, seconds=12.0), SAMPLE_RATE, subtype="FLOAT")
+    source = FileSource(wav, realtime=False, stream=model.meta.stream)
+    engine = Engine(source, model, Controls(model.meta.style_names, seed=1))
+    stage = engine.model
+    assert isinstance(stage, MusicalTimeStage) and stage.frames_per_beat == 30.0
+    seen: list[np.ndarray] = []
+    engine.run(on_frame=lambda joints: seen.append(joints[0].copy()))
+    assert len(seen) == 12 * FPS and np.isfinite(np.stack(seen)).all()
+    # 20 beats at 100 BPM: about 600 network frames for 720 hops
+    assert stage.clock.position == pytest.approx(20.0, abs=1.5)
+    assert model.step == int(np.floor(stage.frame)) + 2
+    assert stage.skipped == 0
