@@ -26,6 +26,7 @@ from livedance.model.musical_time import (
     clock_columns,
     musical_positions,
 )
+from livedance.model.stage import DanceNetStage
 from livedance.model.step import DanceStep
 from tests.model_fixtures import make_random_model, with_metadata
 from training.data.musical import musical_frames, to_musical_time
@@ -245,3 +246,7 @@ def test_a_musical_time_model_steps_per_beat_in_the_engine(tmp_path: Path) -> No
     assert stage.clock.position == pytest.approx(20.0, abs=1.5)
     assert model.step == int(np.floor(stage.frame)) + 2
     assert stage.skipped == 0
+    # the stuck-dancer watch counts seconds at the network's rate: 30 frames a beat at 100 BPM
+    inner = stage.inner
+    assert isinstance(inner, DanceNetStage) and inner.revival is not None
+    assert inner.revival.fps == pytest.approx(50.0, rel=0.02)

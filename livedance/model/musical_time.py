@@ -27,6 +27,7 @@ from livedance.config import StreamFormat
 from livedance.errors import ModelError
 
 if TYPE_CHECKING:
+    from livedance.model.revive import Revival
     from livedance.model.stage import ModelStage
 
 CLOCK_FEATURES = ("beat_phase_sin", "beat_phase_cos", "tempo_log2")
@@ -162,6 +163,7 @@ class MusicalTimeStage:
         self.n_contacts = inner.n_contacts
         self.style = inner.style
         self.clock = MusicalClock(inner.stream.fps)
+        self._revival: Revival | None = getattr(inner, "revival", None)
         self._columns = clock_columns(feature_names)
         b, p, c = self.batch, self.pose_dim, self.n_contacts
         # the last two network frames (raw, energy scaled) and their contacts
@@ -191,7 +193,10 @@ class MusicalTimeStage:
 
     def advance(self, raw_features: np.ndarray) -> None:
         """Move the clock one hop and run the network frames it reached."""
-        self.clock.update(*phase_and_tempo(raw_features, self._columns))
+        phase, tempo_bpm = phase_and_tempo(raw_features, self._columns)
+        self.clock.update(phase, tempo_bpm)
+        if self._revival is not None:  # its time constants are in seconds
+            self._revival.set_rate(max(tempo_bpm, 1.0) / 60.0 * self.frames_per_beat)
         need = math.floor(self.frame) + 2
         steps = 0
         while self._made < need and steps < MAX_STEPS_PER_HOP:

@@ -92,13 +92,22 @@ class Revival:
         if std.size % 3:
             raise ValueError(f"pose_std has {std.size} joint features, not a multiple of 3")
         self._std = std.reshape(-1, 3)
-        self._fps = float(fps)
-        self._alpha = 1.0 - math.exp(-1.0 / (STUCK_WINDOW_S * self._fps))
-        self._decay = 0.5 ** (1.0 / (BOOST_HALF_LIFE_S * self._fps))
+        self.set_rate(fps)
         self._last = np.zeros((batch, *self._std.shape))
         self.speed = np.zeros(batch)
         self.boost = np.zeros(batch)
         self.reset()
+
+    @property
+    def fps(self) -> float:
+        """Frames a second the time constants are set for."""
+        return self._fps
+
+    def set_rate(self, fps: float) -> None:
+        """Frames a second from now on (a network stepped in musical time runs at the tempo's)."""
+        self._fps = float(fps)
+        self._alpha = 1.0 - math.exp(-1.0 / (STUCK_WINDOW_S * self._fps))
+        self._decay = 0.5 ** (1.0 / (BOOST_HALF_LIFE_S * self._fps))
 
     def reset(self) -> None:
         """Forget the motion so far (a new dance starts)."""
