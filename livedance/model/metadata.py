@@ -148,6 +148,8 @@ class ModelMetadata:
         """Plain dict with the unknown keys merged back in."""
         d = asdict(self)
         extra = d.pop("extra")
+        if not d["frames_per_beat"]:  # a model stepped once a hop: its document as it always was
+            del d["frames_per_beat"]
         return {**extra, **d}
 
     def to_json(self) -> str:
