@@ -11,6 +11,7 @@ import torch
 from benchmarks import listening as ls
 from livedance.analysis.features import FEATURE_NAMES
 from livedance.model.step import DanceStep
+from training.data.songs import Song
 from training.losses import gmm_nll
 
 C = len(FEATURE_NAMES)
@@ -94,3 +95,26 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     results = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=(3, 4))}
     out = ls.plot(results, ["DANCE_W_1", "DANCE_C_2", "DANCE_R_3"], tmp_path / "l.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_musical_time_model_is_scored_in_its_own_frames() -> None:
+    # two songs at 60 and 120 BPM: 30 frames a beat is half a frame a hop and one
+    hops = 600
+    songs = []
+    for i, bpm in enumerate((60.0, 120.0)):
+        phase = ((np.arange(hops) + 1) * bpm / 60.0 / 60.0) % 1.0
+        cond = np.zeros((hops, C), np.float32)
+        cond[:, _col("beat_phase_sin")] = np.sin(2 * np.pi * phase)
+        cond[:, _col("beat_phase_cos")] = np.cos(2 * np.pi * phase)
+        cond[:, _col("tempo_log2")] = np.log2(bpm / 120.0)
+        pose = np.tile(np.arange(hops, dtype=np.float32)[:, None], (1, 7))
+        songs.append(Song(f"DANCE_W_{i}", "waltz", pose, np.zeros((hops, 2), np.float32), cond))
+    hop_poses, _, _ = ls.captured(songs, 0.0)
+    assert len(hop_poses[0]) == hops
+    poses, conds, styles = ls.captured(songs, 30.0)
+    # the slower song sets the length: frames 0-300, two hops apart; frame n where the clock was
+    n = np.arange(10, hops // 2 + 1)
+    assert len(poses[0]) == len(poses[1]) == conds[0].shape[1] == hops // 2 + 1
+    np.testing.assert_allclose(poses[0][n, 0], 2 * n - 1, atol=1e-3)
+    np.testing.assert_allclose(poses[1][n, 0], n - 1, atol=1e-3)
+    assert styles == ["waltz", "waltz"]
