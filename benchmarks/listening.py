@@ -116,7 +116,8 @@ def listen(
     raw = np.stack([c[:, :t] for c in conds]).reshape(n * v, t, -1)
     for i, s in enumerate(styles):
         step.style[i * v : (i + 1) * v] = step.style_weights(s)
-    # (a musical-time model's frames come about as often as hops: the same count is near enough)
+    # in frames: for a musical-time model 240 frames are ~10 s (16 a beat at 90 BPM), still past
+    # its receptive field (125 frames)
     first = int(WARM_UP_S * step.meta.fps)
     # a one-mean system's spread is not learned: score it at unit spread (half its squared error)
     one_mean = step.meta.gmm_components == 1

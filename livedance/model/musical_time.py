@@ -173,6 +173,8 @@ class MusicalTimeStage:
         # cumulative root changes at the older of the two frames, and where the last hop ended
         self._cum = np.zeros((b, 3), np.float64)
         self._shown = np.zeros((b, 3), np.float64)
+        self._path = np.zeros((b, 3), np.float64)  # scratch: the path where this hop ends
+        self._part = np.zeros((b, p), np.float32)  # scratch: the newer frame's share
         self._temperature = 1.0
         self._energy = 1.0
         self.skipped = 0
@@ -230,10 +232,14 @@ class MusicalTimeStage:
         frac = min(max(self.frame - (self._made - 2), 0.0), 1.0)
         older, newer = self._frames
         np.multiply(older, 1.0 - frac, out=pose)
-        pose += frac * newer
+        np.multiply(newer, frac, out=self._part)
+        pose += self._part
         # root changes: what the path covered since the last hop, at the newer frame's rate
-        cum = self._cum + older[:, ROOT_DELTAS] + frac * newer[:, ROOT_DELTAS]
-        pose[:, ROOT_DELTAS] = cum - self._shown
+        cum = self._path
+        np.multiply(newer[:, ROOT_DELTAS], frac, out=cum)
+        cum += older[:, ROOT_DELTAS]
+        cum += self._cum
+        np.subtract(cum, self._shown, out=pose[:, ROOT_DELTAS])
         self._shown[:] = cum
         contact[:] = self._contacts[1 if frac >= 0.5 else 0]
 
