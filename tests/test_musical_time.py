@@ -26,7 +26,7 @@ from livedance.model.musical_time import (
     clock_columns,
     musical_positions,
 )
-from livedance.model.stage import DanceNetStage
+from livedance.model.stage import DanceNetStage, as_stage
 from livedance.model.step import DanceStep
 from tests.model_fixtures import make_random_model, with_metadata
 from training.data.musical import musical_frames, to_musical_time
@@ -250,3 +250,12 @@ def test_a_musical_time_model_steps_per_beat_in_the_engine(tmp_path: Path) -> No
     inner = stage.inner
     assert isinstance(inner, DanceNetStage) and inner.revival is not None
     assert inner.revival.fps == pytest.approx(50.0, rel=0.02)
+
+
+def test_a_musical_time_model_without_the_clock_features_is_refused(tmp_path: Path) -> None:
+    plain = make_random_model(tmp_path / "two.onnx", {"cond_dim": 2})
+    bad = with_metadata(
+        plain, tmp_path / "bad.onnx", feature_names=list(FEATURE_NAMES[:2]), frames_per_beat=16.0
+    )
+    with pytest.raises(ModelError, match="needs the feature\\(s\\) tempo_log2"):
+        as_stage(DanceStep(bad))

@@ -94,8 +94,8 @@ def clock_columns(feature_names: Sequence[str]) -> tuple[int, int, int]:
     missing = [n for n in CLOCK_FEATURES if n not in feature_names]
     if missing:
         raise ModelError(
-            f"a musical-time model needs the feature(s) {', '.join(missing)}; this one has "
-            f"{len(feature_names)} others"
+            f"a musical-time model needs the feature(s) {', '.join(missing)}, which its "
+            f"{len(feature_names)} features lack"
         )
     i, j, k = (list(feature_names).index(n) for n in CLOCK_FEATURES)
     return i, j, k
