@@ -197,9 +197,9 @@ class MusicalTimeStage:
         """Move the clock one hop and run the network frames it reached."""
         phase, tempo_bpm = phase_and_tempo(raw_features, self._columns)
         self.clock.update(phase, tempo_bpm)
-        if self._revival is not None:  # its time constants are in seconds
-            self._revival.set_rate(max(tempo_bpm, 1.0) / 60.0 * self.frames_per_beat)
         need = math.floor(self.frame) + 2
+        if self._made < need and self._revival is not None:  # its time constants are in seconds
+            self._revival.set_rate(max(tempo_bpm, 1.0) / 60.0 * self.frames_per_beat)
         steps = 0
         while self._made < need and steps < MAX_STEPS_PER_HOP:
             self._run_frame(raw_features)
