@@ -18,6 +18,8 @@ import pytest
 from livedance.output import pacing
 from livedance.output.pacing import (
     CLOCK_RELAX_NS,
+    EASE_NS,
+    MARGIN_NS,
     PACER_PRIORITY,
     SWITCH_INTERVAL_S,
     WARM_LEAD_NS,
@@ -115,6 +117,32 @@ def test_a_full_ring_drops_and_counts_instead_of_waiting() -> None:
         paced.send(f)  # returns at once even though the inner sink is stuck
     assert paced.dropped >= 20 - 4
     paced.close()
+
+
+def test_a_late_frame_raises_the_delay_by_its_lateness_then_it_eases_back() -> None:
+    """Frame 10 reaches the pacer 30 ms after its hop ended: it needed to be there one frame
+    (the delay) minus the pacer's margin after it, so the delay rises to 30 ms plus the margin,
+    and falls back by EASE_NS a frame to where it started."""
+    start = 10_000_000_000
+    fake = FakeClock(start)
+    paced = PacedSink(
+        Recorder(), FPS, realtime=False, clock=fake.clock, sleep=fake.sleep, slots=512
+    )
+    base = int(paced.base_delay_s * 1e9)  # as the pacer keeps it
+    delays = []
+    for f in _frames(400):
+        fake.now = start + round(f.audio_time * 1e9) + (30_000_000 if f.index == 10 else 0)
+        paced.send(f)
+        delays.append(round(paced.delay_s * 1e9))
+    fake.go.set()
+    paced.close()
+    raised = 30_000_000 + MARGIN_NS
+    assert delays[:10] == [base] * 10
+    assert abs(delays[10] - raised) <= 11 * CLOCK_RELAX_NS  # the clock may slip that much
+    expected = [max(base, delays[10] - k * EASE_NS) for k in range(390)]
+    assert delays[10:] == expected
+    assert delays[-1] == base and paced.late == 1
+    assert abs(paced.max_reached_s * 1e9 - delays[10]) <= 1
 
 
 class FakeClock:

@@ -17,8 +17,10 @@ not shift it and a sound card up to 180 ppm slower than the system clock is foll
 processing. A frame that reaches the pacer too late for its time (a slow spell of the machine,
 blocks longer than a frame) is passed on at once, counted in ``late``, and raises the delay by
 as much as it was late (up to ``max_delay_s``), so one late frame costs one uneven gap rather
-than a judder from then on; the delay eases back towards its start by 5 us a frame (0.3 ms a
-second, 15 ms in 50 s), too slowly for any receiver to see. The engine's latency figures stay
+than a judder from then on; the delay eases back towards its start by 50 us a frame (3 ms a
+second: from the most, four frames, back to one in 17 s), gaps 0.3 % short, too little for any
+receiver to see, and soon enough that one slow spell does not leave the dance a frame or more
+behind the music for minutes. The engine's latency figures stay
 its own processing; what pacing adds is measured here (``delay_ns``: handed to the pacer ->
 passed on).
 
@@ -86,7 +88,7 @@ MARGIN_NS = 500_000
 """A frame must reach the pacer this long before its time to leave on time (the pacer's own
 wake-up); one that comes later raises the delay."""
 
-EASE_NS = 5_000
+EASE_NS = 50_000
 """How much the delay eases back towards its start per frame."""
 
 
