@@ -259,3 +259,50 @@ def test_a_musical_time_model_without_the_clock_features_is_refused(tmp_path: Pa
     )
     with pytest.raises(ModelError, match="needs the feature\\(s\\) tempo_log2"):
         as_stage(DanceStep(bad))
+
+
+class WarmCounter(FrameStage):
+    """A stand-in network that counts warm-ups and notes, per frame run, whether a warm-up came
+    since the hop before."""
+
+    def __init__(self, frames: np.ndarray, contacts: np.ndarray) -> None:
+        super().__init__(frames, contacts)
+        self.warms = 0
+        self.warmed = False
+        self.ran_warm: list[bool] = []
+
+    def warm(self) -> None:
+        self.warms += 1
+        self.warmed = True
+
+    def advance(self, raw_features: np.ndarray) -> None:
+        super().advance(raw_features)
+        self.ran_warm.append(self.warmed)
+
+
+def test_the_network_is_warmed_before_the_hops_that_run_it_and_not_before_the_others() -> None:
+    # 90 BPM at 16 frames a beat: 0.4 frames a hop; then 140 BPM from a new phase
+    hops = 1200
+    phase = np.concatenate([steady(90.0, hops // 2), steady(140.0, hops // 2, offset=0.3)])
+    tempo = np.r_[np.full(hops // 2, 90.0), np.full(hops // 2, 140.0)]
+    cond = tracker_features(phase, tempo)
+    inner = WarmCounter(np.zeros((hops, 4), np.float32), np.zeros((hops, 2), np.float32))
+    stage = MusicalTimeStage(inner, 16, FEATURE_NAMES)
+    pose = np.zeros((1, 4), np.float32)
+    contact = np.zeros((1, 2), np.float32)
+    warmed_hops = 0
+    for row in cond:
+        before = inner.warms
+        stage.warm()
+        warmed_hops += inner.warms > before
+        stage.advance(row)
+        stage.sample(1.0, 1.0, pose, contact)
+        inner.warmed = False
+    ran = len(inner.ran_warm)
+    assert ran == pytest.approx(16 * (90 + 140) / 60 * hops / 2 / FPS, abs=20)
+    # every frame but the few right after the tracker jumped found the network warm
+    missed = ran - sum(inner.ran_warm)
+    assert missed <= 3
+    # ... and about half the hops that run none were not warmed (0.4 and 0.62 frames a hop)
+    assert warmed_hops < 0.8 * hops
+    assert warmed_hops - (ran - missed) > 0  # some warm-ups ahead of frames that came a hop late

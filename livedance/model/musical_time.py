@@ -44,6 +44,10 @@ MAX_STEPS_PER_HOP = 4
 """Network frames one hop may run at most (2 at 200 BPM and 36 frames a beat): bounds the cost
 of a hop whatever the clock does."""
 
+WARM_MARGIN = 1.25
+"""The network is warmed before a hop whose clock move, up to this many times the last hop's,
+may reach a frame not yet run (the move changes little from hop to hop)."""
+
 ROOT_DELTAS = slice(1, 4)
 """Pose features that are per-frame changes (``root_vel_x``, ``root_vel_z``, ``yaw_rate``): summed
 over time, not interpolated (:data:`livedance.motion.pose.ROOT_FEATURES`)."""
@@ -63,9 +67,12 @@ class MusicalClock:
         self.gain = float(gain)
         self.position = 0.0
         """Beats since the start, after the last hop."""
+        self.last_advance = 0.0
+        """Beats the last hop moved the clock: the next hop's move is close to it."""
 
     def reset(self) -> None:
         self.position = 0.0
+        self.last_advance = 0.0
 
     def update(self, phase: float, tempo_bpm: float) -> float:
         """Advance one hop.
@@ -85,7 +92,8 @@ class MusicalClock:
         if error >= 0.5:
             error -= 1.0
         lo, hi = CLOCK_RATE_LIMITS
-        self.position += min(max(nominal + self.gain * error, lo * nominal), hi * nominal)
+        self.last_advance = min(max(nominal + self.gain * error, lo * nominal), hi * nominal)
+        self.position += self.last_advance
         return self.position
 
 
@@ -244,7 +252,12 @@ class MusicalTimeStage:
         contact[:] = self._contacts[1 if frac >= 0.5 else 0]
 
     def warm(self) -> None:
-        self.inner.warm()
+        # Warmth lasts a few ms (README, Latency), so warming the network before a hop that runs
+        # no frame of it is wasted: warm only when the clock's next move, as large as its last
+        # with room to spare, may reach a frame not yet run.
+        ahead = self.clock.position + WARM_MARGIN * self.clock.last_advance
+        if self._made < math.floor(ahead * self.frames_per_beat) + 2:
+            self.inner.warm()
 
     def reset(self, seed: int) -> None:
         self.inner.reset(seed)
