@@ -2,7 +2,7 @@
 tempo sweep, each beside its control, for the ground truth and every system.
 
 ``python -m benchmarks.musicality [--model NAME=PATH ...] [--songs val|test] [--quick]
-[--json OUT.json] [--plots DIR]``
+[--seed N [N ...]] [--json OUT.json] [--plots DIR]``
 
 Definitions of every figure and its control: :mod:`benchmarks.beat_lock` and
 ``docs/musicality.md``. Protocol:
@@ -34,6 +34,11 @@ Definitions of every figure and its control: :mod:`benchmarks.beat_lock` and
 
 ``--quick``: tempos 70, 110, 150, clips of 30 s, songs cut to their first 60 s: for choosing
 checkpoints on the validation songs. Score the test songs once, afterwards, in full.
+
+``--seed 0 1 2``: every figure at each seed, then the songs' bar locks, BAS and the sweep's
+locked clips as means over the seeds beside each seed's value (``over_seeds`` in the JSON, whose
+top level stays the first seed's; ``per_seed`` holds the rest). One seed's lock moves by more
+than the differences between settings, so compare settings over seeds.
 """
 
 from __future__ import annotations
@@ -382,6 +387,68 @@ def checks(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+SEED_FIGURES = (
+    "lock.joint_speed.bar",
+    "lock.joint_speed.bar_null",
+    "lock.root_height.bar",
+    "lock.root_height.bar_null",
+    "bas",
+    "bas_shifted",
+)
+"""The songs' figures that :func:`over_seeds` averages."""
+
+
+def over_seeds(docs: dict[int, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per system, the figures that decide the goals over several seeds' documents: each song
+    figure of :data:`SEED_FIGURES` and the sweep clips that lock, as the per-seed values and
+    their mean."""
+    seeds = list(docs)
+    first = docs[seeds[0]]
+    out: dict[str, dict[str, Any]] = {}
+    for name in first["songs"]["systems"]:
+        row: dict[str, Any] = {"seeds": seeds}
+        for key in SEED_FIGURES:
+            vals = [float(d["songs"]["systems"][name]["summary"][key]) for d in docs.values()]
+            row[key] = {"per_seed": vals, "mean": float(np.mean(vals))}
+        if name in first.get("sweep", {}):
+            n = [
+                sum(bool(p["locks"]) for p in d["sweep"][name]["per_clip"].values())
+                for d in docs.values()
+            ]
+            row["sweep_locked"] = {
+                "per_seed": n,
+                "mean": float(np.mean(n)),
+                "of": len(first["sweep"][name]["per_clip"]),
+            }
+        out[name] = row
+    return out
+
+
+def format_over_seeds(rows: dict[str, dict[str, Any]]) -> str:
+    """The table of :func:`over_seeds`: means, then the per-seed values in brackets."""
+
+    def cell(x: dict[str, Any]) -> str:
+        return f"{_f(x['mean'])} [{' '.join(_f(v) for v in x['per_seed'])}]"
+
+    lines = [f"over seeds {' '.join(str(s) for s in next(iter(rows.values()))['seeds'])}:"]
+    for name, row in rows.items():
+        parts = [
+            f"joint speed bar {cell(row['lock.joint_speed.bar'])}"
+            f" / null {_f(row['lock.joint_speed.bar_null']['mean'])}",
+            f"root height bar {cell(row['lock.root_height.bar'])}"
+            f" / null {_f(row['lock.root_height.bar_null']['mean'])}",
+            f"BAS {_f(row['bas']['mean'])} / shifted {_f(row['bas_shifted']['mean'])}",
+        ]
+        if "sweep_locked" in row:
+            sw = row["sweep_locked"]
+            parts.append(
+                f"sweep locks {sw['mean']:.1f} of {sw['of']} "
+                f"[{' '.join(str(v) for v in sw['per_seed'])}]"
+            )
+        lines.append(f"  {name:<14}" + "; ".join(parts))
+    return "\n".join(lines)
+
+
 def _f(v: float, digits: int = 3) -> str:
     return "-" if v is None or math.isnan(v) else f"{v:.{digits}f}"
 
@@ -476,7 +543,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=None, help="synthesized clip length (s)")
     ap.add_argument("--skip", type=float, default=8.0, help="seconds left out at the start")
     ap.add_argument("--no-sweep", action="store_true", help="songs and demo only")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--seed",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="sampling seed(s); with several, the figures that decide the goals are also "
+        "averaged over them (one seed's figures move a lot)",
+    )
     ap.add_argument("--temperature", type=float, default=None)
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="render cache folder")
     ap.add_argument("--no-cache", action="store_true")
@@ -506,43 +580,76 @@ def _run(args: argparse.Namespace) -> int:
     sweep = (
         [] if args.no_sweep else synth_clips(STYLES, args.tempos, args.seconds, list(ARRANGEMENTS))
     )
+    seeds = list(dict.fromkeys(args.seed))
     n_songs = len(q.load_split(args.split)[args.songs])
-    with tqdm(total=len(models) * (n_songs + len(demo) + len(sweep)), desc="dances") as bar:
-        songs, dances = _score_songs(args, models, bar)
-        doc: dict[str, Any] = {
-            "protocol": {
-                "skip_s": args.skip,
-                "bins_per_beat": bl.BINS_PER_BEAT,
-                "bar_lengths": list(bl.BAR_LENGTHS),
-                "null_stretch": bl.NULL_STRETCH,
-                "lock_rule": list(LOCK_RULE),
-                "seed": args.seed,
-                "temperature": args.temperature,
-                "tempos": list(args.tempos),
-                "clip_s": args.seconds,
-                "song_s": args.song_seconds,
-                "models": {k: _shown(v) for k, v in models.items()},
-                "model_sha256_16": {k: _hash_file(v) for k, v in models.items()},
-                "code_sha256_16": code_hash(),
-            },
-            "songs": songs,
-            "demo": _score_synth(args, models, demo, bar),
+    per_clip = n_songs + len(demo) + len(sweep)
+    docs: dict[int, dict[str, Any]] = {}
+    with tqdm(total=len(seeds) * len(models) * per_clip, desc="dances") as bar:
+        for seed in seeds:
+            docs[seed], dances = _one_seed(
+                argparse.Namespace(**{**vars(args), "seed": seed}), models, demo, sweep, bar
+            )
+            if seed == seeds[0]:
+                first_dances = dances
+    for seed, d in docs.items():
+        if len(seeds) > 1:
+            print(f"\n=== seed {seed} ===")
+        print(format_report(d))
+    doc = docs[seeds[0]]
+    if len(seeds) > 1:
+        doc["over_seeds"] = over_seeds(docs)
+        doc["per_seed"] = {
+            str(k): {key: d[key] for key in ("songs", "demo", "sweep", "checks") if key in d}
+            for k, d in docs.items()
         }
-        if sweep:
-            doc["sweep"] = _score_synth(args, models, sweep, bar)
-    doc["checks"] = checks(doc)
-    print(format_report(doc))
+        print("\n" + format_over_seeds(doc["over_seeds"]))
     if args.plots is not None:
         from benchmarks.musicality_plots import plot_folds, plot_sweep
 
         args.plots.mkdir(parents=True, exist_ok=True)
-        print(f"fold plot: {plot_folds(args.plots / 'musicality_folds.png', dances, args.skip)}")
+        print(
+            f"fold plot: {plot_folds(args.plots / 'musicality_folds.png', first_dances, args.skip)}"
+        )
         if sweep:
             print(f"sweep plot: {plot_sweep(args.plots / 'musicality_sweep.png', doc['sweep'])}")
     if args.json is not None:
         args.json.write_text(json.dumps(doc, indent=1, default=float) + "\n")
         print(f"results: {args.json}")
     return 0
+
+
+def _one_seed(
+    args: argparse.Namespace,
+    models: dict[str, Path],
+    demo: list[tuple[str, str, float, str, np.ndarray, np.ndarray]],
+    sweep: list[tuple[str, str, float, str, np.ndarray, np.ndarray]],
+    bar: tqdm,
+) -> tuple[dict[str, Any], dict[str, dict[str, tuple[q.Dance, np.ndarray]]]]:
+    """Every figure at ``args.seed``: the document (with its checks) and the songs' dances."""
+    songs, dances = _score_songs(args, models, bar)
+    doc: dict[str, Any] = {
+        "protocol": {
+            "skip_s": args.skip,
+            "bins_per_beat": bl.BINS_PER_BEAT,
+            "bar_lengths": list(bl.BAR_LENGTHS),
+            "null_stretch": bl.NULL_STRETCH,
+            "lock_rule": list(LOCK_RULE),
+            "seed": args.seed,
+            "temperature": args.temperature,
+            "tempos": list(args.tempos),
+            "clip_s": args.seconds,
+            "song_s": args.song_seconds,
+            "models": {k: _shown(v) for k, v in models.items()},
+            "model_sha256_16": {k: _hash_file(v) for k, v in models.items()},
+            "code_sha256_16": code_hash(),
+        },
+        "songs": songs,
+        "demo": _score_synth(args, models, demo, bar),
+    }
+    if sweep:
+        doc["sweep"] = _score_synth(args, models, sweep, bar)
+    doc["checks"] = checks(doc)
+    return doc, dances
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ synthetic motion and beats, and the render cache on the real shipped ONNX model.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -197,3 +198,21 @@ def test_default_systems_are_the_shipped_model_and_the_committed_ablations(tmp_p
     assert parse_models([f"only={tmp_path / 'lstm.pt'}"], tmp_path) == {
         "only": tmp_path / "lstm.pt"
     }
+
+
+def test_over_seeds_averages_each_seeds_song_figures_and_counts_the_locked_clips() -> None:
+    def doc(lock: float, locks: list[bool]) -> dict[str, Any]:
+        summary = {key: lock for key in mu.SEED_FIGURES}
+        return {
+            "songs": {"systems": {"m": {"summary": summary}}},
+            "sweep": {"m": {"per_clip": {f"c{i}": {"locks": x} for i, x in enumerate(locks)}}},
+        }
+
+    rows = mu.over_seeds({0: doc(0.1, [True, False, False]), 3: doc(0.4, [True, True, True])})
+    m = rows["m"]
+    assert m["seeds"] == [0, 3]
+    assert m["lock.joint_speed.bar"]["per_seed"] == [0.1, 0.4]
+    assert m["lock.joint_speed.bar"]["mean"] == pytest.approx(0.25)
+    assert m["sweep_locked"] == {"per_seed": [1, 3], "mean": 2.0, "of": 3}
+    text = mu.format_over_seeds(rows)
+    assert "0.250 [0.100 0.400]" in text and "sweep locks 2.0 of 3 [1 3]" in text
