@@ -303,6 +303,6 @@ def test_the_network_is_warmed_before_the_hops_that_run_it_and_not_before_the_ot
     # every frame but the few right after the tracker jumped found the network warm
     missed = ran - sum(inner.ran_warm)
     assert missed <= 3
-    # ... and about half the hops that run none were not warmed (0.4 and 0.62 frames a hop)
+    # ... and most hops that run none were not (0.4 and 0.62 frames a hop: 831 warm-ups, 620 frames)
     assert warmed_hops < 0.8 * hops
     assert warmed_hops - (ran - missed) > 0  # some warm-ups ahead of frames that came a hop late
