@@ -205,7 +205,7 @@ class MusicalTimeStage:
         """Move the clock one hop and run the network frames it reached."""
         phase, tempo_bpm = phase_and_tempo(raw_features, self._columns)
         self.clock.update(phase, tempo_bpm)
-        need = math.floor(self.frame) + 2
+        need = self._frames_needed(self.clock.position)
         if self._made < need and self._revival is not None:  # its time constants are in seconds
             self._revival.set_rate(max(tempo_bpm, 1.0) / 60.0 * self.frames_per_beat)
         steps = 0
@@ -216,6 +216,11 @@ class MusicalTimeStage:
             self.skipped += need - self._made
             # hold the clock where the network is, so the pose never runs ahead of it
             self.clock.position = (self._made - 1 - 1e-9) / self.frames_per_beat
+
+    def _frames_needed(self, position: float) -> int:
+        """Network frames that must have run to show the clock at ``position`` (beats): up to
+        the one after it, so the pose lies between two."""
+        return math.floor(position * self.frames_per_beat) + 2
 
     def _run_frame(self, raw_features: np.ndarray) -> None:
         inner = self.inner
@@ -256,7 +261,7 @@ class MusicalTimeStage:
         # no frame of it is wasted: warm only when the clock's next move, as large as its last
         # with room to spare, may reach a frame not yet run.
         ahead = self.clock.position + WARM_MARGIN * self.clock.last_advance
-        if self._made < math.floor(ahead * self.frames_per_beat) + 2:
+        if self._made < self._frames_needed(ahead):
             self.inner.warm()
 
     def reset(self, seed: int) -> None:
