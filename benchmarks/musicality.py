@@ -30,7 +30,7 @@ Definitions of every figure and its control: :mod:`benchmarks.beat_lock` and
   speed and of the toe speed against the beat period. Songs are scored one by one and the
   figures averaged over songs.
 - Renders are cached under ``--cache`` by (code hash, model file hash, audio hash, style, seed,
-  temperature), so re-running costs only the scoring.
+  temperature, accent), so re-running costs only the scoring.
 
 ``--quick``: tempos 70, 110, 150, clips of 30 s, songs cut to their first 60 s: for choosing
 checkpoints on the validation songs. Score the test songs once, afterwards, in full.
@@ -232,9 +232,11 @@ def render_cached(
     seed: int,
     temperature: float | None,
     cache: Path | None,
+    accent: float | None = None,
 ) -> q.Dance:
     """:func:`benchmarks.quality.render_dances` of one clip, read from ``cache`` when rendered
-    before by the same code (:func:`code_hash`), model file, audio, style, seed and temperature."""
+    before by the same code (:func:`code_hash`), model file, audio, style, seed, temperature and
+    accent."""
     key = hashlib.sha256(
         "|".join(
             [
@@ -244,6 +246,7 @@ def render_cached(
                 style,
                 str(seed),
                 str(temperature),
+                str(accent),
             ]
         ).encode()
     ).hexdigest()[:24]
@@ -258,7 +261,9 @@ def render_cached(
             tuple(int(x) for x in z["parents"]),
             z["beat_times"],
         )
-    d = q.render_dances(model, [(name, style, audio)], seed, temperature=temperature)[0]
+    d = q.render_dances(
+        model, [(name, style, audio)], seed, temperature=temperature, accent=accent
+    )[0]
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + ".part.npz")
@@ -320,7 +325,14 @@ def _score_songs(
         for d in gts:
             audio, _ = dance_audio(args.data / d.song, len(d.joints), d.start_s)
             r = render_cached(
-                path, d.song, song_style(d.song), audio, args.seed, args.temperature, args.cache
+                path,
+                d.song,
+                song_style(d.song),
+                audio,
+                args.seed,
+                args.temperature,
+                args.cache,
+                args.accent,
             )
             dances[name][d.song] = (r, dances["ground_truth"][d.song][1])
             bar.update()
@@ -342,7 +354,9 @@ def _score_synth(
     for name, path in models.items():
         per = {}
         for clip, style, bpm, arr, audio, beats in clips:
-            d = render_cached(path, clip, style, audio, args.seed, args.temperature, args.cache)
+            d = render_cached(
+                path, clip, style, audio, args.seed, args.temperature, args.cache, args.accent
+            )
             per[clip] = {"style": style, "bpm": bpm, "arrangement": arr}
             per[clip].update(score(d, beats, args.skip))
             per[clip]["locks"] = locks_at(per[clip])
@@ -552,6 +566,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "averaged over them (one seed's figures move a lot)",
     )
     ap.add_argument("--temperature", type=float, default=None)
+    ap.add_argument(
+        "--accent",
+        type=float,
+        default=None,
+        help="how much the dance slows into each beat, 0..1 (default: the engine's)",
+    )
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="render cache folder")
     ap.add_argument("--no-cache", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="write every figure here")
@@ -636,6 +656,7 @@ def _one_seed(
             "lock_rule": list(LOCK_RULE),
             "seed": args.seed,
             "temperature": args.temperature,
+            "accent": args.accent,
             "tempos": list(args.tempos),
             "clip_s": args.seconds,
             "song_s": args.song_seconds,

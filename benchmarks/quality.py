@@ -207,6 +207,7 @@ def render_dances(
     seed: int = 0,
     progress: Callable[[], None] | None = None,
     temperature: float | None = None,
+    accent: float | None = None,
 ) -> list[Dance]:
     """Dance one model to each song through the live path (:func:`livedance.render.render`).
 
@@ -220,6 +221,7 @@ def render_dances(
     seed : sampling seed.
     progress : called after each song.
     temperature : sampling temperature of GMM models (default: the engine's).
+    accent : how much an ONNX model's dance slows into each beat (default: the engine's).
 
     Returns
     -------
@@ -227,6 +229,7 @@ def render_dances(
     """
     import soundfile as sf
 
+    from livedance.config import DEFAULT_ACCENT
     from livedance.model.step import DEFAULT_MODEL
     from livedance.render import render
 
@@ -243,7 +246,14 @@ def render_dances(
 
                 r = render_torch(path, wav, known, seed=seed)
             else:
-                r = render(wav, path, known, seed=seed, temperature=temperature)
+                r = render(
+                    wav,
+                    path,
+                    known,
+                    seed=seed,
+                    temperature=temperature,
+                    accent=DEFAULT_ACCENT if accent is None else accent,
+                )
             if not bool(r["complete"]):
                 raise LivedanceError(f"{path.name} on {name}: render broke off: {r['error']}")
             out.append(
@@ -615,6 +625,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="GMM sampling temperature",
     )
+    ap.add_argument(
+        "--accent",
+        type=float,
+        default=None,
+        help="how much the dance slows into each beat, 0..1 (default: the engine's)",
+    )
     ap.add_argument("--style-accuracy", default=None, metavar="X|FILE")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--plot", type=Path, default=None, help="draw beats of one song (.png)")
@@ -668,7 +684,7 @@ def _run(args: argparse.Namespace) -> int:
     with tqdm(total=len(models) * len(songs), desc="render") as bar:
         for name, path in models.items():
             dances[name] = render_dances(
-                path, songs, args.seed, lambda: bar.update(), args.temperature
+                path, songs, args.seed, lambda: bar.update(), args.temperature, args.accent
             )
             results[name] = evaluate(dances[name], reference, None, args.hit_tolerance)
 

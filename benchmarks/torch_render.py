@@ -150,6 +150,9 @@ class LstmStage:
         w = np.asarray(weights, np.float32)
         self.style[0] = w / w.sum()
 
+    def set_accent(self, accent: float) -> None:
+        pass  # stepped once a hop here; a MusicalTimeStage around it applies the accent
+
     def advance(self, raw_features: np.ndarray) -> None:
         cond = self._cond
         np.subtract(raw_features, self._f_mean, out=cond)

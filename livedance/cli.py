@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from livedance.config import DEFAULT_OSC_TARGET, StreamFormat
+from livedance.config import DEFAULT_ACCENT, DEFAULT_OSC_TARGET, StreamFormat
 from livedance.errors import STDERR_LOCK, LivedanceError
 from livedance.options import DEMO_INPUT, MIC_INPUT, build_parser
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from livedance.audio.source import AudioSource
     from livedance.control import ControlServer
     from livedance.engine import Engine
+    from livedance.model.metadata import ModelMetadata
 
 
 log = logging.getLogger("livedance")
@@ -68,6 +69,16 @@ def _open_source(args: argparse.Namespace, style: str, stream: StreamFormat) -> 
 
 
 AUTO_STYLE = "auto"
+
+
+def _accent(asked: float | None, meta: ModelMetadata, model: object) -> float:
+    """The accent a dance uses: ``--accent`` or the default; asked of a model stepped once a hop,
+    which has no beat to slow into, it is kept but a warning says it does nothing."""
+    if asked is None:
+        return DEFAULT_ACCENT
+    if asked > 0.0 and meta.frames_per_beat <= 0:
+        log.warning(f"--accent {asked:g} does nothing for {model}: it is stepped once a hop")
+    return asked
 
 
 def _auto_style(style: str | None, style_names: Sequence[str]) -> Callable[..., object] | None:
@@ -195,6 +206,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         energy=args.energy,
         seed=args.seed,
+        accent=_accent(args.accent, meta, model_path),
     )
     sink = osc_sink(
         args.layout,
@@ -323,6 +335,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             seed=args.seed,
             temperature=args.temperature,
             energy=args.energy,
+            accent=_accent(args.accent, meta, args.model or DEFAULT_MODEL),
             ground=args.ground,
             duration=args.duration,
             progress=lambda n: bar.update(n - bar.n),

@@ -1,4 +1,4 @@
-"""Live controls (style, temperature, energy, seed, reset) and the OSC control port that sets them.
+"""Live controls (style, temperature, energy, accent, seed, reset) and the OSC control port.
 
 The control thread writes ``Controls`` attributes; the engine reads them once per frame without
 locks. That is safe because every write rebinds one attribute to a new immutable value (CPython
@@ -12,6 +12,7 @@ Control addresses (all on the control port, default host 127.0.0.1):
   taken as an index (TouchDesigner sends floats only).
 - ``/livedance/temperature f`` sampling temperature, 0 .. 2.
 - ``/livedance/energy f`` motion energy scale, 0 .. 2.
+- ``/livedance/accent f`` how much the dance settles on each beat, 0 .. 1 (from the next beat).
 - ``/livedance/seed i`` random seed, 0 .. 2**32 - 1.
 - ``/livedance/reset`` (no argument, or one non-zero number) restarts the dance state.
 
@@ -37,12 +38,15 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
+from livedance.config import DEFAULT_ACCENT
 from livedance.errors import LivedanceError, OscError
+from livedance.model.musical_time import ACCENT_RANGE
 from livedance.output.wire import PREFIX
 
 _STYLE = PREFIX + "/style"
 _TEMPERATURE = PREFIX + "/temperature"
 _ENERGY = PREFIX + "/energy"
+_ACCENT = PREFIX + "/accent"
 _SEED = PREFIX + "/seed"
 _RESET = PREFIX + "/reset"
 
@@ -124,7 +128,7 @@ class Controls:
         The model's styles, in the order of its style input.
     style : str, int or sequence of float
         Initial style (see ``style_weights``).
-    temperature, energy : float
+    temperature, energy, accent : float
         Initial values, within their ranges (``ControlError`` otherwise).
     seed : int or None
         Initial random seed; None lets the engine pick.
@@ -137,6 +141,8 @@ class Controls:
         Sampling temperature, [0, 2].
     energy : float
         Motion energy scale, [0, 2].
+    accent : float
+        How much the dance slows into each beat, [0, 1] (a model stepped in musical time).
     seed : int or None
         Random seed.
     reset_requests : int
@@ -152,6 +158,7 @@ class Controls:
         temperature: float = 1.0,
         energy: float = 1.0,
         seed: int | None = None,
+        accent: float = DEFAULT_ACCENT,
     ) -> None:
         if not style_names:
             raise ControlError("a model needs at least one style")
@@ -159,11 +166,13 @@ class Controls:
         self.style_weights = style_weights(style, self.style_names)
         self.temperature = 1.0
         self.energy = 1.0
+        self.accent = 0.0
         self.seed: int | None = None
         self.reset_requests = 0
         self.changes = 0
         self.set_temperature(temperature)
         self.set_energy(energy)
+        self.set_accent(accent)
         if seed is not None:
             self.set_seed(seed)
 
@@ -180,6 +189,11 @@ class Controls:
     def set_energy(self, value: float) -> None:
         """Set the energy, 0 .. 2 (``ControlError`` otherwise: never clamped)."""
         self.energy = check_range(value, ENERGY_RANGE, "energy")
+        self.changes += 1
+
+    def set_accent(self, value: float) -> None:
+        """Set the accent, 0 .. 1 (``ControlError`` otherwise: never clamped)."""
+        self.accent = check_range(value, ACCENT_RANGE, "accent")
         self.changes += 1
 
     def set_seed(self, seed: int) -> None:
@@ -350,11 +364,15 @@ class ControlHandler:
         controls = self.controls
         if address == _STYLE:
             controls.set_style(self._style_arg(args))
-        elif address in (_TEMPERATURE, _ENERGY):
+        elif address in (_TEMPERATURE, _ENERGY, _ACCENT):
             value = _number(args[0]) if len(args) == 1 else None
             if value is None:
                 raise ControlError("needs one finite number")
-            setter = controls.set_temperature if address == _TEMPERATURE else controls.set_energy
+            setter = {
+                _TEMPERATURE: controls.set_temperature,
+                _ENERGY: controls.set_energy,
+                _ACCENT: controls.set_accent,
+            }[address]
             setter(value)
         elif address == _SEED:
             value = _number(args[0]) if len(args) == 1 else None

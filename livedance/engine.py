@@ -137,6 +137,8 @@ class Engine:
         self._seen_changes = -1
         self._seen_style: np.ndarray | None = None
         self._seen_resets = controls.reset_requests
+        self._seen_accent = controls.accent
+        stage.set_accent(controls.accent)  # in use from the reset that ends the warm-up
         self._stop = threading.Event()
         self.error: LivedanceError | None = None
         self.warm_up()
@@ -196,6 +198,9 @@ class Engine:
                     self.style_source = None  # an explicit style wins over the automatic one
                 self._seen_style = c.style_weights
                 self.model.set_style(c.style_weights)
+            if c.accent != self._seen_accent:
+                self._seen_accent = c.accent
+                self.model.set_accent(c.accent)
             if c.seed is not None and c.seed != self.model.seed:
                 self.model.reseed(c.seed)
         if self.style_source is not None:

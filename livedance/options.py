@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from livedance import __version__
-from livedance.config import DEFAULT_OSC_TARGET, DEFAULT_TEMPERATURE, STYLES
+from livedance.config import DEFAULT_ACCENT, DEFAULT_OSC_TARGET, DEFAULT_TEMPERATURE, STYLES
 from livedance.control import ENERGY_RANGE, SEED_MAX, TEMPERATURE_RANGE
+from livedance.model.musical_time import ACCENT_RANGE
 
 VIEW_PORT = 8765
 """``serve --view`` and ``view`` without a port."""
@@ -155,7 +156,8 @@ def _add_serve(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _add_dance_options(p: argparse.ArgumentParser) -> None:
-    """--style, --temperature, --energy, --seed, --no-ground: the dance (serve and render)."""
+    """--style, --temperature, --energy, --accent, --seed, --no-ground: the dance (serve and
+    render)."""
     p.add_argument(
         "--style",
         default=None,
@@ -171,6 +173,13 @@ def _add_dance_options(p: argparse.ArgumentParser) -> None:
             default=default,
             help=f"{what}, {low:g}..{high:g} (default %(default)s)",
         )
+    p.add_argument(
+        "--accent",
+        type=_ranged(*ACCENT_RANGE),
+        default=None,
+        help="how much the dance slows into each beat and hurries between, "
+        f"{ACCENT_RANGE[0]:g}..{ACCENT_RANGE[1]:g}, 0 moves evenly (default {DEFAULT_ACCENT})",
+    )
     p.add_argument(
         "--seed",
         type=_ranged(0, SEED_MAX, integer=True),

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from livedance.audio.file import FileSource, warn_bad_samples
-from livedance.config import DEFAULT_TEMPERATURE
+from livedance.config import DEFAULT_ACCENT, DEFAULT_TEMPERATURE
 from livedance.control import Controls
 from livedance.engine import Engine
 from livedance.model.step import DEFAULT_MODEL, DanceStep
@@ -30,6 +30,7 @@ def render(
     seed: int = 0,
     temperature: float | None = None,
     energy: float = 1.0,
+    accent: float = DEFAULT_ACCENT,
     ground: bool = True,
     duration: float | None = None,
     style_source: Callable[[np.ndarray], np.ndarray | None] | None = None,
@@ -43,7 +44,8 @@ def render(
     audio_path : any file ``livedance serve --input`` takes.
     model_path : ONNX step model (default: the shipped one).
     style : style name (default: the model's first style).
-    seed, temperature, energy : as the live controls (temperature default: the engine's).
+    seed, temperature, energy, accent : as the live controls (temperature default: the
+        engine's).
     ground : keep the feet on the floor (see :func:`livedance.motion.pose.make_decoder`).
     duration : seconds of audio to render (default: all).
     style_source : automatic style (see :class:`livedance.engine.Engine`).
@@ -65,6 +67,7 @@ def render(
         temperature=DEFAULT_TEMPERATURE if temperature is None else temperature,
         energy=energy,
         seed=seed,
+        accent=accent,
     )
     source = FileSource(audio_path, realtime=False, stream=meta.stream)
     engine = Engine(source, model, controls, sinks, ground=ground, style_source=style_source)

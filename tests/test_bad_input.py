@@ -205,6 +205,8 @@ CASES: dict[str, Case] = {
     "render --temperature nan": Case((*R, "--temperature", "nan"), 2, "--temperature", True),
     "render --energy 9": Case((*R, "--energy", "9"), 2, "--energy.*0..2", True),
     "render --energy -5": Case((*R, "--energy", "-5"), 2, "--energy", True),
+    "render --accent 1.5": Case((*R, "--accent", "1.5"), 2, "--accent.*0..1", True),
+    "render --accent nan": Case((*R, "--accent", "nan"), 2, "--accent", True),
     "render --seed -1": Case((*R, "--seed", "-1"), 2, "--seed", True),
     "render --style polka": Case((*R, "--style", "polka"), 2, "polka.*waltz", True),
     "render --model missing": Case((*R, "--model", "{out}/m.onnx"), 2, "m.onnx", True),

@@ -16,7 +16,7 @@ import pytest
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from livedance.config import STYLES
+from livedance.config import DEFAULT_ACCENT, STYLES
 from livedance.control import ControlError, Controls, ControlServer, style_weights
 from livedance.errors import LivedanceError, OscError
 
@@ -85,7 +85,7 @@ def test_style_weights_refuse_bad_input_in_one_line(style: object) -> None:
 
 
 def test_controls_refuse_out_of_range_count_changes_and_reset_requests() -> None:
-    for kwargs in ({"temperature": 5.0}, {"energy": -1.0}, {"energy": 2.5}):
+    for kwargs in ({"temperature": 5.0}, {"energy": -1.0}, {"energy": 2.5}, {"accent": 1.5}):
         with pytest.raises(ControlError, match="out of range") as info:
             Controls(STYLES, **kwargs)  # type: ignore[arg-type]
         assert info.value.kind == "out of range"
@@ -124,6 +124,7 @@ def test_control_port_driven_by_oscsend() -> None:
         commands = [
             ["/livedance/temperature", "f", "0.5"],
             ["/livedance/energy", "f", "3.5"],  # out of range: refused, not clamped
+            ["/livedance/accent", "f", "-0.1"],  # out of range: refused, not clamped
             ["/livedance/seed", "i", "1234"],
             ["/livedance/style", "s", "rumba"],
             ["/livedance/reset"],
@@ -134,17 +135,18 @@ def test_control_port_driven_by_oscsend() -> None:
         for n, args in enumerate(commands, start=1):
             subprocess.run(["oscsend", "localhost", port, *args], check=True, timeout=10)
             _wait_for(server, n)
-            if n == 4:
+            if n == 5:
                 np.testing.assert_array_equal(controls.style_weights, [0, 1, 0, 0])
         assert controls.temperature == 0.5
         assert controls.energy == 1.0
         assert controls.seed == 1234
         assert controls.reset_requests == 1
         np.testing.assert_allclose(controls.style_weights, [0.25, 0, 0, 0.75])
-        assert (server.accepted, server.ignored) == (5, 3)
-        assert server.refused == {"out of range": 1, "wrong arguments": 1, "unknown address": 1}
+        assert controls.accent == DEFAULT_ACCENT
+        assert (server.accepted, server.ignored) == (5, 4)
+        assert server.refused == {"out of range": 2, "wrong arguments": 1, "unknown address": 1}
         assert server.summary() == (
-            "accepted 5, refused 3 (out of range 1, wrong arguments 1, unknown address 1)"
+            "accepted 5, refused 4 (out of range 2, wrong arguments 1, unknown address 1)"
         )
 
 
@@ -156,6 +158,7 @@ def test_control_port_accepts_every_documented_form(
         _msg("/livedance/style", (2, "i")),
         _msg("/livedance/style", (1.0, "f")),  # integral float = index (TouchDesigner)
         _msg("/livedance/energy", (1, "i")),
+        _msg("/livedance/accent", (0.75, "f")),
         _msg("/livedance/seed", (99.0, "f")),
         _msg("/livedance/reset", (1.0, "f")),
         _msg("/livedance/reset", (0.0, "f")),  # a button's release: accepted, no reset
@@ -166,10 +169,11 @@ def test_control_port_accepts_every_documented_form(
     ]
     for p in packets:
         client.send(p)
-    _wait_for(server, 8)
-    assert (server.accepted, server.ignored) == (8, 0)
+    _wait_for(server, 9)
+    assert (server.accepted, server.ignored) == (9, 0)
     np.testing.assert_array_equal(controls.style_weights, [0, 0, 0, 1])
     assert (controls.energy, controls.seed, controls.temperature) == (1.0, 99, 0.25)
+    assert controls.accent == 0.75
     assert controls.reset_requests == 1
 
 

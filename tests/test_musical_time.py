@@ -3,6 +3,8 @@ were resampled to, and a song resampled and played back live comes back as recor
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,10 @@ import pytest
 import soundfile as sf
 
 from livedance.analysis.features import FEATURE_NAMES
-from livedance.audio.arrange import demo_song
+from livedance.audio.arrange import demo_song, demo_song_beats
 from livedance.audio.file import FileSource
-from livedance.config import DEFAULT_STREAM, FPS, SAMPLE_RATE, STYLES
+from livedance.cli import _accent as cli_accent
+from livedance.config import DEFAULT_ACCENT, DEFAULT_STREAM, FPS, SAMPLE_RATE, STYLES
 from livedance.control import Controls
 from livedance.engine import Engine
 from livedance.errors import ModelError
@@ -23,11 +26,14 @@ from livedance.model.musical_time import (
     CLOCK_RATE_LIMITS,
     MusicalClock,
     MusicalTimeStage,
+    accent_unwarp,
+    accent_warp,
     clock_columns,
     musical_positions,
 )
 from livedance.model.stage import DanceNetStage, as_stage
 from livedance.model.step import DanceStep
+from livedance.render import render
 from tests.model_fixtures import make_random_model, with_metadata
 from training.data.musical import musical_frames, to_musical_time
 from training.data.songs import Song
@@ -73,6 +79,9 @@ class FrameStage:
         return 0
 
     def set_style(self, weights: np.ndarray | Sequence[float]) -> None:
+        pass
+
+    def set_accent(self, accent: float) -> None:
         pass
 
     def advance(self, raw_features: np.ndarray) -> None:
@@ -306,3 +315,123 @@ def test_the_network_is_warmed_before_the_hops_that_run_it_and_not_before_the_ot
     # ... and most hops that run none were not (0.4 and 0.62 frames a hop: 831 warm-ups, 620 frames)
     assert warmed_hops < 0.8 * hops
     assert warmed_hops - (ran - missed) > 0  # some warm-ups ahead of frames that came a hop late
+
+
+# --- accent: slower into each beat, faster between ---------------------------------------------
+
+
+@pytest.mark.parametrize("accent", [0.0, 0.4, 1.0])
+def test_the_accent_warp_meets_the_clock_at_beats_and_never_runs_backwards(accent: float) -> None:
+    u = np.linspace(-2.0, 6.0, 8001)
+    warped = np.array([accent_warp(x, accent) for x in u])
+    assert np.all(np.diff(warped) >= 0.0)
+    for k in (-2.0, 0.0, 0.5, 3.0, 5.5):  # beats and half beats
+        assert accent_warp(k, accent) == pytest.approx(k, abs=1e-12)
+    # the pace 1 - accent cos(2 pi u): slowest at the beat, fastest half a beat later
+    pace = np.gradient(warped, u)
+    assert pace[np.isclose(u % 1.0, 0.0)].mean() == pytest.approx(1.0 - accent, abs=1e-3)
+    assert pace[np.isclose(u % 1.0, 0.5)].mean() == pytest.approx(1.0 + accent, abs=1e-3)
+    back = np.array([accent_unwarp(w, accent) for w in warped[::97]])
+    again = np.array([accent_warp(x, accent) for x in back])
+    np.testing.assert_allclose(again, warped[::97], atol=1e-12)
+    # at accent 1 the warp is flat at the beat (cubic), so the clock is known less finely there
+    np.testing.assert_allclose(back, u[::97], atol=1e-9 if accent < 1.0 else 1e-4)
+
+
+def _paces(accent: float, cond: np.ndarray, phase: np.ndarray) -> tuple[float, float, list[int]]:
+    """Mean per-hop change of a pose that moves one unit a network frame, on the hops within
+    0.1 beat of a beat and within 0.1 of the half beat; and the frames the network ran."""
+    hops = len(cond)
+    ramp = np.zeros((hops, 4), np.float32)
+    ramp[:, 0] = np.arange(hops)
+    inner = FrameStage(ramp, np.zeros((hops, 2), np.float32))
+    stage = MusicalTimeStage(inner, 16, FEATURE_NAMES, accent=accent)
+    pose, _ = play(stage, cond)
+    move = np.diff(pose[:, 0])
+    at = phase[1:]
+    near_beat = (at < 0.1) | (at > 0.9)
+    mid = np.abs(at - 0.5) < 0.1
+    keep = np.arange(len(move)) > 120  # the clock has locked
+    return float(move[near_beat & keep].mean()), float(move[mid & keep].mean()), inner.ran_with
+
+
+def test_an_accented_dance_slows_into_each_beat_and_runs_every_frame_once() -> None:
+    hops = 1200
+    phase = steady(100.0, hops)
+    cond = tracker_features(phase, 100.0)
+    even_beat, even_mid, even_ran = _paces(0.0, cond, phase)
+    beat, mid, ran = _paces(0.5, cond, phase)
+    assert even_beat / even_mid == pytest.approx(1.0, abs=0.03)
+    # the pace averaged over +-0.1 beat: (1 - 0.5 * 0.94) / (1 + 0.5 * 0.94)
+    assert beat / mid == pytest.approx(0.53 / 1.47, abs=0.03)
+    # as many network frames, run in order (the hop of each): the accent moves when each runs
+    assert ran == sorted(ran)
+    assert abs(len(ran) - len(even_ran)) <= 1
+    # near the beat a frame lasts up to 1 / (1 - accent) times as many hops
+    assert max(np.diff(ran)) <= max(np.diff(even_ran)) / (1.0 - 0.5)
+
+
+def test_a_new_accent_takes_effect_at_the_next_beat_and_the_dance_never_jumps() -> None:
+    hops = 600
+    phase = steady(120.0, hops, offset=0.1)
+    cond = tracker_features(phase, 120.0)
+    ramp = np.zeros((hops, 4), np.float32)
+    ramp[:, 0] = np.arange(hops)
+    stage = MusicalTimeStage(FrameStage(ramp, np.zeros((hops, 2), np.float32)), 16, FEATURE_NAMES)
+    with pytest.raises(ModelError, match="accent must be in"):
+        stage.set_accent(1.5)
+    frames, beats, accents = [], [], []
+    pose = np.zeros((1, 4), np.float32)
+    contact = np.zeros((1, 2), np.float32)
+    for k, row in enumerate(cond):
+        if k in (200, 400):
+            stage.set_accent(0.8 if k == 200 else 0.2)
+        stage.advance(row)
+        stage.sample(1.0, 1.0, pose, contact)
+        frames.append(stage.frame)
+        beats.append(math.floor(stage.clock.position))
+        accents.append(stage.accent)
+    assert np.all(np.diff(frames) > 0.0)  # never backwards, never stuck
+    changed = [k for k in range(1, hops) if accents[k] != accents[k - 1]]
+    assert [accents[k] for k in changed] == [0.8, 0.2]
+    for k in changed:  # on the first hop of a new beat, not before
+        assert k > 200 if accents[k] == 0.8 else k > 400
+        assert beats[k] == beats[k - 1] + 1
+    # no hop moves the dance more than the most the accent allows (pace 1.8 at 120 BPM)
+    assert np.diff(frames).max() <= 1.8 * 120 / 60 / FPS * 16 * 1.1
+
+
+def test_the_shipped_dance_slows_into_the_beats_of_the_music_with_an_accent(
+    tmp_path: Path,
+) -> None:
+    # the real engine, model and tracker on demo music whose beats are known
+    wav = tmp_path / "chacha.wav"
+    sf.write(wav, demo_song("chacha", seconds=24.0), SAMPLE_RATE, subtype="FLOAT")
+    beats = demo_song_beats("chacha", seconds=24.0)
+    ratios = {}
+    for accent in (0.0, 0.8):
+        joints = render(wav, style="chacha", accent=accent)["joints"]
+        speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean(axis=1)
+        t = (np.arange(len(speed)) + 1.0) / FPS  # the step into hop k + 1 ends at its time
+        k = np.clip(np.searchsorted(beats, t) - 1, 0, len(beats) - 2)
+        phase = (t - beats[k]) / (beats[k + 1] - beats[k])
+        after = t > 8.0  # the tracker has the beat
+        near = after & ((phase < 0.15) | (phase > 0.85))
+        mid = after & (np.abs(phase - 0.5) < 0.15)
+        ratios[accent] = speed[near].mean() / speed[mid].mean()
+    assert ratios[0.8] < 0.6 * ratios[0.0], ratios
+
+
+def test_an_accent_asked_of_a_model_stepped_once_a_hop_is_kept_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    hop_rate = DanceStep(make_random_model(tmp_path / "tiny.onnx")).meta
+    assert hop_rate.frames_per_beat == 0
+    with caplog.at_level(logging.WARNING, logger="livedance"):
+        assert cli_accent(None, hop_rate, "tiny.onnx") == DEFAULT_ACCENT  # the default: silent
+        assert cli_accent(0.0, hop_rate, "tiny.onnx") == 0.0
+        assert not caplog.records
+        assert cli_accent(0.6, hop_rate, "tiny.onnx") == 0.6
+    assert [r.getMessage() for r in caplog.records] == [
+        "--accent 0.6 does nothing for tiny.onnx: it is stepped once a hop"
+    ]

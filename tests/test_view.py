@@ -158,21 +158,22 @@ def test_page_shows_the_dancer_moving_the_tempo_and_sends_controls(tmp_path: Pat
             moved = (np.abs(a - b).sum(axis=-1) > 60).mean()
             assert moved > 0.02, f"only {moved:.1%} of the dancer's box changed in a second"
 
-            # the control panel: style, temperature and energy come back from the engine
+            # the control panel: style, temperature, energy and accent come back from the engine
             page.evaluate(
                 "(() => { const s = document.getElementById('style-select');"
                 " s.value = 'tango'; s.dispatchEvent(new Event('change'));"
-                " for (const [id, v] of [['temperature', 0.5], ['energy', 1.5]]) {"
+                " for (const [id, v] of"
+                "  [['temperature', 0.5], ['energy', 1.5], ['accent', 0.75]]) {"
                 "  const e = document.getElementById(id); e.value = v;"
                 "  e.dispatchEvent(new Event('input')); } return 1; })()"
             )
             status = page.wait_for(
                 "(() => { const s = window.livedance.status;"
                 " return s && s.style === 'tango' && s.temperature === 0.5 && s.energy === 1.5"
-                " && s; })()",
+                " && s.accent === 0.75 && s; })()",
                 timeout=10,
             )
-            assert status["view_controls"] >= 3
+            assert status["view_controls"] >= 4
             assert page.evaluate("document.getElementById('style').textContent") == "tango"
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C: the summary is printed

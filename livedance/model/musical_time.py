@@ -13,6 +13,10 @@ less than half the tempo, so a re-phased or lost tracker never freezes or jolts 
 Training resamples its songs with the same clock (``training.data.musical``), so the network
 sees exactly the timing it gets live. :class:`MusicalTimeStage` steps a model stage on that clock
 and draws each hop's pose between the network frames around it.
+
+The *accent* (:func:`accent_warp`) lets the dance move through each beat at an uneven pace,
+slower into the beat and faster between: the network's frames are the same, only when each is
+shown changes, so the motion settles on every beat the tracker hears.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ of a hop whatever the clock does."""
 WARM_MARGIN = 1.25
 """The network is warmed before a hop whose clock move, up to this many times the last hop's,
 may reach a frame not yet run (the move changes little from hop to hop)."""
+
+ACCENT_RANGE = (0.0, 1.0)
+"""Accepted accent: 0 moves evenly through each beat; 1 comes to rest for an instant at the beat
+(the warp stays monotonic up to 1)."""
 
 ROOT_DELTAS = slice(1, 4)
 """Pose features that are per-frame changes (``root_vel_x``, ``root_vel_z``, ``yaw_rate``): summed
@@ -95,6 +103,35 @@ class MusicalClock:
         self.last_advance = min(max(nominal + self.gain * error, lo * nominal), hi * nominal)
         self.position += self.last_advance
         return self.position
+
+
+def accent_warp(position: float, accent: float) -> float:
+    """The dance's position (beats) when the clock is at ``position``, with ``accent``.
+
+    ``u - accent / (2 pi) sin(2 pi u)``: the dance moves at ``1 - accent cos(2 pi u)`` times the
+    clock's pace, slowest at each beat (integer ``u``) and fastest half a beat later; it meets the
+    clock at every beat and half beat and never runs backwards for an accent in
+    :data:`ACCENT_RANGE`. The captured dancers' joint speed hardly varies with the phase of the
+    beat; this makes a dance settle on every beat (docs/musicality.md).
+    """
+    if accent == 0.0:
+        return position
+    return position - accent / (2.0 * math.pi) * math.sin(2.0 * math.pi * position)
+
+
+def accent_unwarp(warped: float, accent: float) -> float:
+    """The clock position whose :func:`accent_warp` is ``warped`` (bisection: the warp is
+    monotonic and within ``accent / (2 pi)`` of the clock)."""
+    if accent == 0.0:
+        return warped
+    lo, hi = warped - 0.2, warped + 0.2
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if accent_warp(mid, accent) < warped:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
 
 
 def clock_columns(feature_names: Sequence[str]) -> tuple[int, int, int]:
@@ -154,10 +191,15 @@ class MusicalTimeStage:
     inner : the network's stage; its frames are musical frames.
     frames_per_beat : network frames per beat.
     feature_names : the model's conditioning features (must hold :data:`CLOCK_FEATURES`).
+    accent : see :func:`accent_warp`; :meth:`set_accent` changes it live.
     """
 
     def __init__(
-        self, inner: ModelStage, frames_per_beat: float, feature_names: Sequence[str]
+        self,
+        inner: ModelStage,
+        frames_per_beat: float,
+        feature_names: Sequence[str],
+        accent: float = 0.0,
     ) -> None:
         if not frames_per_beat > 0:
             raise ModelError(f"frames_per_beat must be > 0, got {frames_per_beat}")
@@ -185,6 +227,11 @@ class MusicalTimeStage:
         self._part = np.zeros((b, p), np.float32)  # scratch: the newer frame's share
         self._temperature = 1.0
         self._energy = 1.0
+        self.accent = 0.0
+        """The accent in use (a new one takes effect at the next beat)."""
+        self._next_accent = 0.0
+        self.set_accent(accent)
+        self.accent = self._next_accent
         self.skipped = 0
         """Network frames not run because a hop would have needed more than
         :data:`MAX_STEPS_PER_HOP` (the clock then waits for the network)."""
@@ -195,16 +242,27 @@ class MusicalTimeStage:
 
     @property
     def frame(self) -> float:
-        """Musical position in network frames after the last hop."""
-        return self.clock.position * self.frames_per_beat
+        """The dance's position in network frames after the last hop."""
+        return accent_warp(self.clock.position, self.accent) * self.frames_per_beat
 
     def set_style(self, weights: np.ndarray | Sequence[float]) -> None:
         self.inner.set_style(weights)
 
+    def set_accent(self, accent: float) -> None:
+        """Change the accent; it takes effect at the next beat, where every accent's warp
+        meets the clock, so the dance never jumps."""
+        lo, hi = ACCENT_RANGE
+        if not lo <= accent <= hi:  # also refuses NaN
+            raise ModelError(f"accent must be in [{lo:g}, {hi:g}], got {accent}")
+        self._next_accent = float(accent)
+
     def advance(self, raw_features: np.ndarray) -> None:
         """Move the clock one hop and run the network frames it reached."""
         phase, tempo_bpm = phase_and_tempo(raw_features, self._columns)
+        beat_before = math.floor(self.clock.position)
         self.clock.update(phase, tempo_bpm)
+        if self._next_accent != self.accent and math.floor(self.clock.position) > beat_before:
+            self.accent = self._next_accent
         need = self._frames_needed(self.clock.position)
         if self._made < need and self._revival is not None:  # its time constants are in seconds
             self._revival.set_rate(max(tempo_bpm, 1.0) / 60.0 * self.frames_per_beat)
@@ -215,12 +273,13 @@ class MusicalTimeStage:
         if self._made < need:
             self.skipped += need - self._made
             # hold the clock where the network is, so the pose never runs ahead of it
-            self.clock.position = (self._made - 1 - 1e-9) / self.frames_per_beat
+            held = (self._made - 1 - 1e-9) / self.frames_per_beat
+            self.clock.position = accent_unwarp(held, self.accent)
 
     def _frames_needed(self, position: float) -> int:
         """Network frames that must have run to show the clock at ``position`` (beats): up to
-        the one after it, so the pose lies between two."""
-        return math.floor(position * self.frames_per_beat) + 2
+        the one after the dance's position, so the pose lies between two."""
+        return math.floor(accent_warp(position, self.accent) * self.frames_per_beat) + 2
 
     def _run_frame(self, raw_features: np.ndarray) -> None:
         inner = self.inner
@@ -267,6 +326,7 @@ class MusicalTimeStage:
     def reset(self, seed: int) -> None:
         self.inner.reset(seed)
         self.clock.reset()
+        self.accent = self._next_accent
         self._made = 0
         self._cum[:] = 0.0
         self._shown[:] = 0.0

@@ -52,6 +52,12 @@ class ModelStage(Protocol):
         """Style weights (S,) for every dancer (normalised to sum 1)."""
         ...
 
+    def set_accent(self, accent: float) -> None:
+        """How much the dance slows into each beat and hurries between, 0 .. 1 (see
+        :func:`~livedance.model.musical_time.accent_warp`); a stage with no beat clock has no
+        beat to slow into and ignores it."""
+        ...
+
     def advance(self, raw_features: np.ndarray) -> None:
         """Run the network one frame on the hop's raw features (C,) (the ``step`` stage)."""
         ...
@@ -125,6 +131,9 @@ class DanceNetStage:
 
     def set_style(self, weights: np.ndarray | Sequence[float]) -> None:
         self.model.set_style(weights)
+
+    def set_accent(self, accent: float) -> None:
+        pass  # stepped once a hop, it has no beat clock (MusicalTimeStage has one)
 
     def advance(self, raw_features: np.ndarray) -> None:
         self.model.normalise_cond(raw_features)

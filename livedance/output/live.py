@@ -69,6 +69,7 @@ class LiveOutputs:
                 "style": model.style_names[int(np.argmax(model.style[0]))],
                 "temperature": controls.temperature,
                 "energy": controls.energy,
+                "accent": controls.accent,
                 "tempo_bpm": float(engine.features.beat.tempo_bpm),
                 "latency_p50_ms": float(np.percentile(e2e, 50)) / 1e6 if len(e2e) else None,
                 "latency_p99_ms": float(np.percentile(e2e, 99)) / 1e6 if len(e2e) else None,
@@ -172,6 +173,7 @@ def live_outputs(
                 "style": meta.style_names[int(np.argmax(controls.style_weights))],
                 "temperature": controls.temperature,
                 "energy": controls.energy,
+                "accent": controls.accent,
             }
             hello = live_hello(
                 meta.joint_names,

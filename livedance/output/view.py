@@ -18,7 +18,7 @@ Wire format, WebSocket at ``/ws`` (little-endian):
 - server -> page, binary, one per frame sent: :data:`HEADER` float32 values, then the joints,
   ``(B, J, 3)`` float32, metres, y-up;
 - page -> server, binary: an OSC packet, handled exactly as one on the OSC control port
-  (``/livedance/style``, ``/temperature``, ``/energy``, ``/seed``, ``/reset``).
+  (``/livedance/style``, ``/temperature``, ``/energy``, ``/accent``, ``/seed``, ``/reset``).
 """
 
 from __future__ import annotations

@@ -172,7 +172,7 @@ function setupControls(h) {
   for (const name of h.style_names) select.add(new Option(name, name));
   const c = h.controls || {};
   if (c.style) select.value = c.style;
-  const sliders = { temperature: c.temperature ?? 1, energy: c.energy ?? 1 };
+  const sliders = { temperature: c.temperature ?? 1, energy: c.energy ?? 1, accent: c.accent ?? 0 };
   for (const [name, value] of Object.entries(sliders)) {
     const input = $(name);
     input.value = value;
