@@ -11,6 +11,7 @@ import pytest
 from scipy.ndimage import gaussian_filter1d
 
 from benchmarks import beat_lock as bl
+from benchmarks import beat_speed as bs
 from benchmarks import motion_metrics as mm
 from benchmarks import musicality as mu
 from benchmarks.quality import Dance
@@ -216,3 +217,17 @@ def test_over_seeds_averages_each_seeds_song_figures_and_counts_the_locked_clips
     assert m["sweep_locked"] == {"per_seed": [1, 3], "mean": 2.0, "of": 3}
     text = mu.format_over_seeds(rows)
     assert "0.250 [0.100 0.400]" in text and "sweep locks 2.0 of 3 [1 3]" in text
+
+
+def test_speed_by_phase_finds_a_known_pulse_and_the_plot_is_drawn(tmp_path: Path) -> None:
+    beats = np.arange(0.0, 30.0, 0.5)  # 120 BPM
+    t = np.arange(0.0, 29.0, 1 / 60)
+    speed = 1.0 - 0.5 * np.cos(2 * np.pi * t / 0.5)  # slowest on every beat
+    mean, std = bs.speed_by_phase(speed, t, beats, skip_s=8.0)
+    centres = (np.arange(bs.BINS) + 0.5) / bs.BINS
+    np.testing.assert_allclose(mean, 1.0 - 0.5 * np.cos(2 * np.pi * centres), atol=0.02)
+    assert np.all(std < 0.1)
+    joints = np.zeros((len(t) + 1, 2, 3))
+    joints[1:, :, 0] = np.cumsum(speed)[:, None] / 60  # both joints at that speed along x
+    out = bs.draw([("pulse", joints, 60.0, 0.0)], beats, tmp_path / "speed.png")
+    assert out.stat().st_size > 10_000
