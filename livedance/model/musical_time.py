@@ -184,7 +184,8 @@ class MusicalTimeStage:
     ``n - 1``), and the hop's pose lies between frames ``floor(u)`` and ``floor(u) + 1``: absolute
     features interpolated, the root's per-frame changes summed over the part of the frames the
     hop covers, contacts of the nearer frame. ``training.data.musical`` resamples the training
-    songs by the same rules.
+    songs by the same rules. With an accent, ``u`` is the dance's position, the clock's warped by
+    :func:`accent_warp`.
 
     Parameters
     ----------
