@@ -63,7 +63,7 @@ STYLES = ("waltz", "rumba", "chacha", "tango")
 DEFAULT_TEMPERATURE = 0.2
 """Sampling temperature of ``serve`` and ``render`` (chosen on the validation songs)."""
 
-DEFAULT_ACCENT = 0.5
+DEFAULT_ACCENT = 0.6
 """How much the dance slows into each beat and hurries between (``serve``, ``render``; 0 moves
 evenly; :func:`livedance.model.musical_time.accent_warp`), chosen on the validation songs."""
 

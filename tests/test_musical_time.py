@@ -40,6 +40,7 @@ from training.data.songs import Song
 
 SIN, COS, TEMPO = clock_columns(FEATURE_NAMES)
 MARK = FEATURE_NAMES.index("loudness_db")  # carries the hop index through the stage
+CONFIDENCE = FEATURE_NAMES.index("beat_confidence")
 
 
 def tracker_features(phase: np.ndarray, tempo_bpm: np.ndarray | float) -> np.ndarray:
@@ -48,6 +49,7 @@ def tracker_features(phase: np.ndarray, tempo_bpm: np.ndarray | float) -> np.nda
     cond[:, SIN] = np.sin(2 * np.pi * phase)
     cond[:, COS] = np.cos(2 * np.pi * phase)
     cond[:, TEMPO] = np.log2(np.broadcast_to(tempo_bpm, phase.shape) / 120.0)
+    cond[:, CONFIDENCE] = 1.0
     cond[:, MARK] = np.arange(len(phase))
     return cond
 
@@ -435,3 +437,27 @@ def test_an_accent_asked_of_a_model_stepped_once_a_hop_is_kept_with_a_warning(
     assert [r.getMessage() for r in caplog.records] == [
         "--accent 0.6 does nothing for tiny.onnx: it is stepped once a hop"
     ]
+
+
+@pytest.mark.parametrize(("confidence", "share"), [(0.0, 0.0), (0.1, 0.5), (0.2, 1.0), (0.9, 1.0)])
+def test_the_accent_fades_where_the_tracker_is_unsure(confidence: float, share: float) -> None:
+    hops = 600
+    phase = steady(100.0, hops)
+    cond = tracker_features(phase, 100.0)
+    cond[:, CONFIDENCE] = confidence
+    stage = MusicalTimeStage(
+        FrameStage(np.zeros((hops, 4), np.float32), np.zeros((hops, 2), np.float32)),
+        16,
+        FEATURE_NAMES,
+        accent=0.6,
+    )
+    pose = np.zeros((1, 4), np.float32)
+    contact = np.zeros((1, 2), np.float32)
+    for row in cond:
+        stage.advance(row)
+        stage.sample(1.0, 1.0, pose, contact)
+    assert stage.accent == pytest.approx(0.6 * share)
+    # with no beat heard (confidence 0, as in silence) the dance moves evenly
+    beat, mid, _ = _paces(0.6, cond, phase)
+    swing = 0.6 * share * 0.935  # the pace's swing averaged over +-0.1 beat
+    assert beat / mid == pytest.approx((1 - swing) / (1 + swing), abs=0.02)

@@ -56,6 +56,12 @@ ACCENT_RANGE = (0.0, 1.0)
 """Accepted accent: 0 moves evenly through each beat; 1 comes to rest for an instant at the beat
 (the warp stays monotonic up to 1)."""
 
+ACCENT_FULL_CONFIDENCE = 0.2
+"""The tracker's confidence (``beat_confidence``) from which a beat gets the whole accent; below
+it the accent fades in proportion, so a dance does not settle on beats the tracker does not
+hear: silence reads 0, white noise 0.11, the 43 Tang 2018 songs p10 0.15 / p50 0.38 (where the
+tracker's phase is within 0.1 beat of madmom's at 61 % of the hops below 0.2, 80 % above)."""
+
 ROOT_DELTAS = slice(1, 4)
 """Pose features that are per-frame changes (``root_vel_x``, ``root_vel_z``, ``yaw_rate``): summed
 over time, not interpolated (:data:`livedance.motion.pose.ROOT_FEATURES`)."""
@@ -216,6 +222,8 @@ class MusicalTimeStage:
         self.clock = MusicalClock(inner.stream.fps)
         self._revival: Revival | None = getattr(inner, "revival", None)
         self._columns = clock_columns(feature_names)
+        names = list(feature_names)
+        self._confidence = names.index("beat_confidence") if "beat_confidence" in names else -1
         b, p, c = self.batch, self.pose_dim, self.n_contacts
         # the last two network frames (raw, energy scaled) and their contacts
         self._frames = np.zeros((2, b, p), np.float32)
@@ -229,7 +237,8 @@ class MusicalTimeStage:
         self._temperature = 1.0
         self._energy = 1.0
         self.accent = 0.0
-        """The accent in use (a new one takes effect at the next beat)."""
+        """The accent of this beat: the one asked for (a new one takes effect at the next beat),
+        faded where the tracker is unsure (:data:`ACCENT_FULL_CONFIDENCE`)."""
         self._next_accent = 0.0
         self.set_accent(accent)
         self.accent = self._next_accent
@@ -262,8 +271,8 @@ class MusicalTimeStage:
         phase, tempo_bpm = phase_and_tempo(raw_features, self._columns)
         beat_before = math.floor(self.clock.position)
         self.clock.update(phase, tempo_bpm)
-        if self._next_accent != self.accent and math.floor(self.clock.position) > beat_before:
-            self.accent = self._next_accent
+        if math.floor(self.clock.position) > beat_before:
+            self.accent = self._next_accent * self._sureness(raw_features)
         need = self._frames_needed(self.clock.position)
         if self._made < need and self._revival is not None:  # its time constants are in seconds
             self._revival.set_rate(max(tempo_bpm, 1.0) / 60.0 * self.frames_per_beat)
@@ -276,6 +285,13 @@ class MusicalTimeStage:
             # hold the clock where the network is, so the pose never runs ahead of it
             held = (self._made - 1 - 1e-9) / self.frames_per_beat
             self.clock.position = accent_unwarp(held, self.accent)
+
+    def _sureness(self, raw_features: np.ndarray) -> float:
+        """How much of the accent this beat gets: 0 .. 1 with the tracker's confidence."""
+        if self._confidence < 0:
+            return 1.0
+        confidence = float(raw_features[self._confidence])
+        return min(max(confidence / ACCENT_FULL_CONFIDENCE, 0.0), 1.0)
 
     def _frames_needed(self, position: float) -> int:
         """Network frames that must have run to show the clock at ``position`` (beats): up to
