@@ -236,12 +236,11 @@ class MusicalTimeStage:
         self._part = np.zeros((b, p), np.float32)  # scratch: the newer frame's share
         self._temperature = 1.0
         self._energy = 1.0
-        self.accent = 0.0
+        self._asked_accent = 0.0
+        self.set_accent(accent)
+        self.accent = self._asked_accent
         """The accent of this beat: the one asked for (a new one takes effect at the next beat),
         faded where the tracker is unsure (:data:`ACCENT_FULL_CONFIDENCE`)."""
-        self._next_accent = 0.0
-        self.set_accent(accent)
-        self.accent = self._next_accent
         self.skipped = 0
         """Network frames not run because a hop would have needed more than
         :data:`MAX_STEPS_PER_HOP` (the clock then waits for the network)."""
@@ -264,7 +263,7 @@ class MusicalTimeStage:
         lo, hi = ACCENT_RANGE
         if not lo <= accent <= hi:  # also refuses NaN
             raise ModelError(f"accent must be in [{lo:g}, {hi:g}], got {accent}")
-        self._next_accent = float(accent)
+        self._asked_accent = float(accent)
 
     def advance(self, raw_features: np.ndarray) -> None:
         """Move the clock one hop and run the network frames it reached."""
@@ -272,7 +271,7 @@ class MusicalTimeStage:
         beat_before = math.floor(self.clock.position)
         self.clock.update(phase, tempo_bpm)
         if math.floor(self.clock.position) > beat_before:
-            self.accent = self._next_accent * self._sureness(raw_features)
+            self.accent = self._asked_accent * self._sureness(raw_features)
         need = self._frames_needed(self.clock.position)
         if self._made < need and self._revival is not None:  # its time constants are in seconds
             self._revival.set_rate(max(tempo_bpm, 1.0) / 60.0 * self.frames_per_beat)
@@ -343,7 +342,7 @@ class MusicalTimeStage:
     def reset(self, seed: int) -> None:
         self.inner.reset(seed)
         self.clock.reset()
-        self.accent = self._next_accent
+        self.accent = self._asked_accent
         self._made = 0
         self._cum[:] = 0.0
         self._shown[:] = 0.0
