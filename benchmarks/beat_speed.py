@@ -51,9 +51,8 @@ def draw(
 ) -> Path:
     """One row per dance (label, joints (T, J, 3), fps, time of frame 0 in the audio)."""
     fig, axes = plt.subplots(
-        len(dances), 2, figsize=(13, 2.1 * len(dances)), squeeze=False,
-        gridspec_kw={"width_ratios": [3, 1]},
-    )  # fmt: skip
+        len(dances), 2, figsize=(13, 2.1 * len(dances)), squeeze=False, width_ratios=[3, 1]
+    )
     for (label, joints, fps, t0), (ax, ax_fold) in zip(dances, axes, strict=True):
         speed = mm.mean_joint_speed(joints, fps)
         t = t0 + (np.arange(len(speed)) + 0.5) / fps

@@ -130,7 +130,8 @@ def accent_unwarp(warped: float, accent: float) -> float:
     monotonic and within ``accent / (2 pi)`` of the clock)."""
     if accent == 0.0:
         return warped
-    lo, hi = warped - 0.2, warped + 0.2
+    span = accent / (2.0 * math.pi) + 1e-9
+    lo, hi = warped - span, warped + span
     for _ in range(60):
         mid = 0.5 * (lo + hi)
         if accent_warp(mid, accent) < warped:
@@ -252,7 +253,11 @@ class MusicalTimeStage:
     @property
     def frame(self) -> float:
         """The dance's position in network frames after the last hop."""
-        return accent_warp(self.clock.position, self.accent) * self.frames_per_beat
+        return self._dance_frame(self.clock.position)
+
+    def _dance_frame(self, position: float) -> float:
+        """The dance's position in network frames when the clock is at ``position`` (beats)."""
+        return accent_warp(position, self.accent) * self.frames_per_beat
 
     def set_style(self, weights: np.ndarray | Sequence[float]) -> None:
         self.inner.set_style(weights)
@@ -295,7 +300,7 @@ class MusicalTimeStage:
     def _frames_needed(self, position: float) -> int:
         """Network frames that must have run to show the clock at ``position`` (beats): up to
         the one after the dance's position, so the pose lies between two."""
-        return math.floor(accent_warp(position, self.accent) * self.frames_per_beat) + 2
+        return math.floor(self._dance_frame(position)) + 2
 
     def _run_frame(self, raw_features: np.ndarray) -> None:
         inner = self.inner
