@@ -78,7 +78,7 @@ def beat_accents(audio: np.ndarray, beats: np.ndarray) -> np.ndarray:
     hold = np.zeros_like(prev)
     for k in range(n):
         spec = pv(np.ascontiguousarray(audio[k * sub : (k + 1) * sub], dtype=np.float32))
-        band_flux(spec.norm, bt._edges, prev, cur, hold, _GAMMA, 0.0, 0)
+        band_flux(spec.norm, bt._edges, prev, cur, hold, _GAMMA, 0.0)
         low[k], mid[k] = _bar_frame(spec.norm, cur, bar._prev, bar._n_low, bar._pc, chroma[k])
     fr = bt.frame_rate
     centre = np.round(beats * fr + bar._delay).astype(np.int64)

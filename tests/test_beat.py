@@ -106,47 +106,6 @@ def test_syncopated_beats_land_on_the_beat_not_the_offbeat(bpm: float, style: st
     assert est.size >= 0.9 * (10.0 * bpm / 60.0) and on.mean() >= 0.9, f"{on.mean():.2f} on beat"
 
 
-def hats(times: np.ndarray, seconds: float, seed: int = 0) -> np.ndarray:
-    """A hi-hat at each time: 30 ms of differenced (high-passed) noise, 5 ms decay."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros(int(seconds * SR), np.float32)
-    n = int(0.03 * SR)
-    hat = 0.3 * np.diff(rng.standard_normal(n + 1)) * np.exp(-np.arange(n) / (0.005 * SR))
-    for x in times:
-        i = int(round(x * SR))
-        out[i : i + n] += hat[: max(0, min(n, out.size - i))].astype(np.float32)
-    return out
-
-
-def low_tones(times: np.ndarray, seconds: float, gain: float = 0.7) -> np.ndarray:
-    """A 60 Hz tone (2 ms attack, 50 ms decay: a kick or a bass note) at each time."""
-    out = np.zeros(int(seconds * SR), np.float32)
-    t = np.arange(int(0.15 * SR)) / SR
-    tone = gain * np.sin(2 * np.pi * 60.0 * t) * np.minimum(1.0, t / 0.002) * np.exp(-t / 0.05)
-    for x in times:
-        i = int(round(x * SR))
-        out[i : i + tone.size] += tone[: max(0, min(tone.size, out.size - i))].astype(np.float32)
-    return out
-
-
-@pytest.mark.parametrize("bpm", [100.0, 120.0, 140.0])
-@pytest.mark.parametrize("tone_on", [0, 1])
-def test_low_tone_decides_between_two_grids_of_equal_hats(bpm: float, tone_on: int) -> None:
-    # Equal hi-hats on every eighth note score the beat and the off-beat grid alike in the whole
-    # accent; a low tone (kick, bass note) on every other hat marks the beat, and the tracker
-    # must follow it from the first seconds, whichever of the two grids it is on.
-    seconds = 13.0
-    eighths = steady_beats(2.0 * bpm, seconds, offset=0.5)
-    beats = eighths[tone_on::2]
-    r = track(hats(eighths, seconds) + low_tones(beats, seconds))
-    est = r.beat_times[(r.beat_times >= 2.0) & (r.beat_times < 12.0)]
-    on = hits_within(est, beats, 0.07)
-    want = np.sum((beats >= 2.0) & (beats < 12.0))
-    assert on.mean() >= 0.95 and abs(est.size - want) <= 1, (
-        f"{on.mean():.2f} of {est.size} beats on the tone, {want} tones"
-    )
-
-
 @pytest.mark.parametrize("bpm", [90.0, 130.0])
 def test_swing_is_not_read_as_triplets(bpm: float) -> None:
     # Swung eighths put an onset at 2/3 of each beat; the beat must stay the beat (not 1.5x).

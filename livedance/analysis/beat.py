@@ -73,9 +73,6 @@ _HALF_BEATS = 24  # beats of history in the comb that decides between beat and o
 _HALF_DECAY = 0.93  # weight ratio between successive past beats in that comb
 _HALF_MARGIN = 1.1  # the grid half a period away must score this much more to take over
 _HALF_SEARCH = 0.04  # each of the two grids is read at its best offset within +- this of a period
-_HALF_SURE = 1.3  # ... the accent decides alone when one grid scores this much more, else the kick
-_KICK_HZ = 165.0  # bands whose upper edge is at most this carry the kick and the bass note
-_KICK_MIX = 0.25  # weight of their accent (over its own running mean) in the phase comb
 _RELATED = (2.0, 1.5, 3.0)  # period ratios (either way) of metrically related tempo levels
 _RELATED_NEAR = 0.085  # ... within this in log2 (6 %)
 _RELATED_HOLD_S = 2.0  # a related rival must win this long without a break to take over
@@ -168,11 +165,8 @@ class BeatTracker:
         self._hold = np.zeros(self._edges.shape[0] - 1, np.float64)
         self._drop = _HOLD_DROP / fr
         self._bands = np.zeros(self._edges.shape[0] - 1, np.float64)
-        band_hz = self._edges[1:] * self.sample_rate / self._win
-        self._n_kick = max(1, int(np.sum(band_hz <= _KICK_HZ)))
         self._env = np.zeros(ring, np.float64)  # accent over its running mean, for the phase comb
         self._acc = np.zeros(ring, np.float64)  # accent, for the beat / off-beat choice
-        self._kick = np.zeros(ring, np.float64)  # the accent of the kick and bass bands, too
         self._cen = np.zeros(ring, np.float64)  # novelty minus its running mean, for the ACF
         self._acf = np.zeros(n_lag, np.float64)
         self._cnt = np.zeros(n_lag, np.float64)
@@ -228,10 +222,8 @@ class BeatTracker:
         self._prev[:] = 0.0
         self._hold[:] = 0.0
         self._amean = 0.0
-        self._kmean = 0.0
         self._env[:] = 0.0
         self._acc[:] = 0.0
-        self._kick[:] = 0.0
         self._cen[:] = 0.0
         self._acf[:] = 0.0
         self._cnt[:] = 0.0
@@ -291,29 +283,16 @@ class BeatTracker:
 
     def _novelty(self, frame: np.ndarray) -> float:
         spec = self._pvoc(frame)
-        flux, accent, kick = band_flux(
-            spec.norm,
-            self._edges,
-            self._prev,
-            self._bands,
-            self._hold,
-            _GAMMA,
-            self._drop,
-            self._n_kick,
+        flux, accent = band_flux(
+            spec.norm, self._edges, self._prev, self._bands, self._hold, _GAMMA, self._drop
         )
         self._pos = (self._pos + 1) % self._env.shape[0]
         self._filled = min(self._filled + 1, self._env.shape[0])
         self._mean = self._mean_alpha * self._mean + (1.0 - self._mean_alpha) * flux
         self._amean = self._mean_alpha * self._amean + (1.0 - self._mean_alpha) * accent
-        self._kmean = self._mean_alpha * self._kmean + (1.0 - self._mean_alpha) * kick
-        # The phase comb reads the accent relative to its last second (quiet intros, fades), and
-        # a little of the kick's: on recorded songs it marks the beat far more than the off-beat.
-        env = accent / (self._amean + 1e-9)
-        if self._kmean > 1e-6:
-            env += _KICK_MIX * kick / (self._kmean + 1e-9)
-        self._env[self._pos] = env
+        # The phase comb reads the accent relative to its last second (quiet intros, fades).
+        self._env[self._pos] = accent / (self._amean + 1e-9)
         self._acc[self._pos] = accent
-        self._kick[self._pos] = kick
         self._cen[self._pos] = flux - self._mean
         self._bar.frame(spec.norm, self._bands)
         acf_update(self._cen, self._pos, self._filled, self._acf, self._cnt, self._alpha)
@@ -434,33 +413,23 @@ class BeatTracker:
         self.bar_phase = ((self.beat_in_bar + self.phase) / self.beats_per_bar) % 1.0
 
     def _beat_or_offbeat(self, off: float) -> float:
-        """``off``, or the grid half a period away when long accent combs prefer that one.
+        """``off``, or the grid half a period away when a long accent comb prefers that one.
 
         Syncopated music (kick and bass on the "and"s, comping on every off-beat) puts as many
         onsets between the beats as on them, so the short comb can settle half a beat off. The
         accent over 24 beats still tells them apart: on the beat the hi-hat is accented and the
         first of a group of repeated notes falls, while the off-beat notes repeat at the level just
-        heard. Where the accent scores the two grids within 30 % of each other, the accent of the
-        kick and bass bands decides: on recorded songs it prefers the beat where the whole accent
-        is unsure. Both grids are read at their best offset nearby, so neither wins by being the
-        one the short comb aligned exactly.
+        heard. Both grids are read at their best offset nearby, so neither wins by being the one
+        the short comb aligned exactly.
         """
         period = self._period
         half = off + 0.5 * period
         if half >= period:
             half -= period
-        comb = (_HALF_BEATS, _HALF_DECAY, _HALF_SEARCH)
         args = (self._acc, self._pos, self._filled, period)
-        cur, _ = comb_near(*args, off, *comb)
-        other, at = comb_near(*args, half, *comb)
-        if other > _HALF_SURE * cur:
-            return at
-        if _HALF_SURE * other < cur:
-            return off
-        kick = (self._kick, self._pos, self._filled, period)
-        kick_cur, _ = comb_near(*kick, off, *comb)
-        kick_other, _ = comb_near(*kick, half, *comb)
-        return at if kick_other + 1e-6 > _HALF_MARGIN * (kick_cur + 1e-6) else off
+        cur, _ = comb_near(*args, off, _HALF_BEATS, _HALF_DECAY, _HALF_SEARCH)
+        other, at = comb_near(*args, half, _HALF_BEATS, _HALF_DECAY, _HALF_SEARCH)
+        return at if other > _HALF_MARGIN * cur else off
 
     def _pos_time(self) -> float:
         """Index of the newest novelty frame, counted from the stream start."""

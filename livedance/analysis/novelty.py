@@ -1,9 +1,8 @@
 """Onset novelty kernels of the beat tracker: log-spaced band edges, band flux and accent.
 
 One call of :func:`band_flux` per internal frame of :class:`~livedance.analysis.beat.BeatTracker`
-turns a phase-vocoder magnitude spectrum into three numbers: the spectral flux (tempo), the accent
-(phase) and the low bands' share of the accent (beat or off-beat). The tracker owns the state
-arrays and the parameters; these are the numba kernels.
+turns a phase-vocoder magnitude spectrum into two numbers: the spectral flux (tempo) and the accent
+(phase). The tracker owns the state arrays and the parameters; these are the numba kernels.
 """
 
 from __future__ import annotations
@@ -32,11 +31,10 @@ def log_bands(
 
 
 @numba.njit(cache=True)
-def _rise(cur: np.ndarray, ref: np.ndarray, n: int, n_low: int) -> tuple[float, float]:
+def _rise(cur: np.ndarray, ref: np.ndarray, n: int) -> float:
     """Sum over bands of the half-wave rectified rise of ``cur`` over the maximum of ``ref`` at
-    that band and its two neighbours; and the same sum over the first ``n_low`` bands."""
+    that band and its two neighbours."""
     total = 0.0
-    low = 0.0
     for b in range(n):
         m = ref[b]
         if b > 0 and ref[b - 1] > m:
@@ -46,9 +44,7 @@ def _rise(cur: np.ndarray, ref: np.ndarray, n: int, n_low: int) -> tuple[float, 
         d = cur[b] - m
         if d > 0.0:
             total += d
-            if b < n_low:
-                low += d
-    return total, low
+    return total
 
 
 @numba.njit(cache=True)
@@ -60,12 +56,10 @@ def band_flux(
     hold: np.ndarray,
     gamma: float,
     drop: float,
-    n_low: int,
-) -> tuple[float, float, float]:
+) -> tuple[float, float]:
     """Log band-energy flux and accent of one frame; updates ``prev``, ``cur`` and ``hold``.
 
-    Returns ``(flux, accent, low_accent)``; ``low_accent`` is the part of the accent in the first
-    ``n_low`` bands. The flux is the rise of each band over the previous frame's
+    Returns ``(flux, accent)``. The flux is the rise of each band over the previous frame's
     maximum of that band and its neighbours (the max filter keeps vibrato and glides from reading
     as onsets). The accent is the rise over a peak hold of the same bands that falls by ``drop``
     per frame: a sound only counts as far as it is louder than what those bands held recently, so
@@ -78,10 +72,10 @@ def band_flux(
         for i in range(edges[b], edges[b + 1]):
             acc += norm[i]
         cur[b] = math.log1p(gamma * acc / (edges[b + 1] - edges[b]))
-    total, _ = _rise(cur, prev, n, 0)
-    accent, low_accent = _rise(cur, hold, n, n_low)
+    total = _rise(cur, prev, n)
+    accent = _rise(cur, hold, n)
     for b in range(n):
         prev[b] = cur[b]
         h = hold[b] - drop
         hold[b] = cur[b] if cur[b] > h else h
-    return total, accent, low_accent
+    return total, accent
