@@ -11,8 +11,9 @@
   uses, computed offline). The live tracker must find that phase causally, from its own beats.
 
 Figures per clip / song, then means: ``metre_ok`` (the metre reported on most hops of the second
-half is the truth), ``downbeat_f`` (F-measure, +-70 ms, of the flagged downbeats against the true
-ones, whole clip or song), and its control ``shifted_f``: the same tracker's downbeats moved one
+half is the truth), ``metre_from_s`` (the time from which the reported metre is the truth to the
+end; median over clips), ``downbeat_f`` (F-measure, +-70 ms, of the flagged downbeats against the
+true ones, whole clip or song), and its control ``shifted_f``: the same tracker's downbeats moved one
 beat later in the bar (what a right metre with the wrong bar phase scores).
 """
 
@@ -48,9 +49,11 @@ def score(
     metre = int(np.bincount(est.beats_per_bar[late], minlength=5).argmax()) if late.any() else 4
     db = est.downbeat_times
     shifted = est.beat_times[est.beat_in_bar == 1]
+    wrong = np.flatnonzero(est.beats_per_bar != beats_per_bar)
     return {
         "metre": metre,
         "metre_ok": metre == beats_per_bar,
+        "metre_from_s": float(est.frame_times[wrong[-1]]) if wrong.size else 0.0,
         "downbeat_f": float(mir_eval.beat.f_measure(downbeats, db, TOLERANCE_S)),
         "shifted_f": float(mir_eval.beat.f_measure(downbeats, shifted, TOLERANCE_S)),
     }
@@ -118,6 +121,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, float]:
     return {
         "n": len(rows),
         "metre_accuracy": float(np.mean([r["metre_ok"] for r in rows])),
+        "metre_from_s": float(np.median([r["metre_from_s"] for r in rows])),
         "downbeat_f": float(np.mean([r["downbeat_f"] for r in rows])),
         "shifted_f": float(np.mean([r["shifted_f"] for r in rows])),
     }

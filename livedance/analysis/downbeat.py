@@ -12,11 +12,12 @@ already computed) and every beat the beat tracker flags. For each beat it measur
 
 Each is divided by its own running mean over the last beats; their weighted sum is the accent.
 For both candidate metres M = 3 and 4 the accents are averaged per slot (beat count mod M) with a
-leaky mean over the last bars. In the right metre one slot (the downbeat) stands out; in the wrong
-one every slot mixes all positions of the bar and the slots come out alike. The metre is the M
-whose best slot stands out more (with a prior toward 4 and hysteresis), and the downbeat is that
-slot (with hysteresis). A beat's features are complete two beats later, so the bar phase is decided
-from the beats before and carried forward: a live tracker can do no better without look-ahead.
+leaky mean over the last bars. In the right metre the slots differ (the downbeat stands out); in
+the wrong one every slot mixes all positions of the bar and the slots differ only by chance. The
+metre is the M whose slots differ more than chance allows, read as an F ratio (with a prior
+toward 4 and hysteresis), and the downbeat is the slot with the highest mean (with hysteresis).
+A beat's features are complete two beats later, so the bar phase is decided from the beats
+before and carried forward: a live tracker can do no better without look-ahead.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["BarTracker", "accent", "harmonic_change"]
+__all__ = ["BarTracker", "accent", "harmonic_change", "slot_contrast"]
 
 _LOW_HZ = 250.0  # bands whose upper edge is at most this carry the bass accent
 _CHROMA_HZ = (110.0, 3000.0)  # FFT bins folded into the chroma
@@ -37,8 +38,9 @@ _SLOT_BARS = 8.0  # time constant of the per-slot means (visits of that slot, i.
 _MID_BANDS = 18  # bands above the bass bands in the mid accent (three octaves)
 _MID_WEIGHT = 2.0  # weight of the mid accent (the bass accent weighs 1)
 _HARM_WEIGHT = 1.0  # weight of the harmonic change
-_TRIPLE_PRIOR = 1.15  # 3/4 must stand out this much more than 4/4 to be chosen
-_METRE_HOLD = 4  # ... for this many beats in a row
+_TRIPLE_PRIOR = 1.15  # 3/4's F ratio must be this much more than 4/4's to be chosen
+_METRE_HOLD = 2  # ... for this many beats in a row
+_METRE_MIN_BEATS = 6  # beats flagged before the metre may change
 _PHASE_MARGIN = 1.05  # another slot's mean accent must beat the downbeat slot's by this ratio
 _RING = 512  # frames of bass accent kept (> the longest beat period plus the window)
 
@@ -80,6 +82,26 @@ def harmonic_change(before: np.ndarray, after: np.ndarray) -> float:
     na = float(np.linalg.norm(before))
     nb = float(np.linalg.norm(after))
     return 1.0 - float(np.dot(before, after)) / (na * nb) if na * nb > 0.0 else 0.0
+
+
+def slot_contrast(sums: np.ndarray, counts: np.ndarray, squares: np.ndarray) -> float:
+    """F ratio of per-slot accents: the variance between the slot means (weighted by visits)
+    over the variance within the slots; 0 until there is one visit more than slots.
+
+    ``sums``, ``counts`` and ``squares`` are the (leaky) per-slot sums of the accents, of ones
+    and of the squared accents. Accents without structure give about 1 whatever the number of
+    slots, so 3 and 4 slots compare fairly after the first bars, where the spread of the slot
+    means alone grows with the number of slots.
+    """
+    n = float(np.sum(counts))
+    m = sums.shape[0]
+    if n <= m:
+        return 0.0
+    means = sums / np.maximum(counts, 1e-9)
+    mu = float(np.sum(sums)) / n
+    between = float(np.sum(counts * (means - mu) ** 2)) / (m - 1)
+    within = float(np.sum(squares - counts * means**2)) / (n - m)
+    return between / (within + 1e-9)
 
 
 def accent(low: float, mid: float, harm: float, means: tuple[float, float, float]) -> float:
@@ -142,6 +164,7 @@ class BarTracker:
         self._cues = np.zeros((4, 2), np.float64)  # bass and mid accent of the last 4 beats
         self._slots = {m: np.zeros(m, np.float64) for m in (3, 4)}
         self._counts = {m: np.zeros(m, np.float64) for m in (3, 4)}
+        self._squares = {m: np.zeros(m, np.float64) for m in (3, 4)}
         self._mean_a = math.exp(-1.0 / _MEAN_BEATS)
         self._slot_a = math.exp(-1.0 / _SLOT_BARS)
         self.reset()
@@ -162,13 +185,14 @@ class BarTracker:
         for m in (3, 4):
             self._slots[m][:] = 0.0
             self._counts[m][:] = 0.0
+            self._squares[m][:] = 0.0
         self._frame = -1  # index of the newest frame
         self._beat_frame = -1.0  # frame (fractional) of the last flagged beat; <0 = none
         self._n_beats = 0  # beats flagged so far
         self._sums = [0.0, 0.0, 0.0]  # leaky sums of the bass, mid and harmonic cues ...
         self._weight = 0.0  # ... and their leaky count: the running means are unbiased at once
         self._downbeat = {3: 0, 4: 0}  # slot (beat count mod M) of the downbeat
-        self._rival = 0  # beats the other metre has kept standing out
+        self._rival = 0  # beats the other metre's slots have kept differing more
         self.beats_per_bar = 4
         self.beat_in_bar = 0
 
@@ -228,25 +252,24 @@ class BarTracker:
         acc = accent(*cues, (self._sums[0] / w, self._sums[1] / w, self._sums[2] / w))
         index = j
         s = self._slot_a
-        stand: dict[int, float] = {}
+        contrast: dict[int, float] = {}
         for m in (3, 4):
             slot = index % m
             self._slots[m][slot] = s * self._slots[m][slot] + acc
             self._counts[m][slot] = s * self._counts[m][slot] + 1.0
+            self._squares[m][slot] = s * self._squares[m][slot] + acc * acc
             means = self._slots[m] / np.maximum(self._counts[m], 1e-9)
             best = int(np.argmax(means))
             cur = self._downbeat[m]
             if means[best] > _PHASE_MARGIN * means[cur]:
                 self._downbeat[m] = best
-            top = means[self._downbeat[m]]
-            rest = (float(np.sum(means)) - top) / (m - 1)
-            stand[m] = (top - rest) / (float(np.mean(means)) + 1e-9)
-        # the metre whose downbeat slot stands out more, with a prior toward 4/4 and a hold
+            contrast[m] = slot_contrast(self._slots[m], self._counts[m], self._squares[m])
+        # the metre whose slots differ more, with a prior toward 4/4 and a hold
         if self.beats_per_bar == 4:
-            rival = stand[3] > _TRIPLE_PRIOR * stand[4]
+            rival = contrast[3] > _TRIPLE_PRIOR * contrast[4]
         else:
-            rival = stand[4] * _TRIPLE_PRIOR > stand[3]
+            rival = contrast[4] * _TRIPLE_PRIOR > contrast[3]
         self._rival = self._rival + 1 if rival else 0
-        if self._rival >= _METRE_HOLD and self._n_beats >= 2 * 4:
+        if self._rival >= _METRE_HOLD and self._n_beats >= _METRE_MIN_BEATS:
             self.beats_per_bar = 7 - self.beats_per_bar
             self._rival = 0
