@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from livedance.analysis.beat import BeatTracker, track
+from livedance.analysis.downbeat import slot_contrast
 from livedance.audio.arrange import arrange, compose
 from livedance.audio.synth import render, steady_beats
 from livedance.config import HOP, SAMPLE_RATE
@@ -46,6 +47,44 @@ def test_metre_and_downbeats_of_synthesized_music(
     # the bar phase starts again at 0 in the hop of a downbeat
     k = int(np.searchsorted(r.frame_times, down[-1], side="right"))  # the hop that flagged it
     assert r.bar_phase[k] < 0.1
+
+
+@pytest.mark.parametrize(("bpm", "first"), [(88.0, 1), (118.0, 0), (118.0, 2)])
+def test_three_four_is_known_within_a_few_bars(bpm: float, first: int) -> None:
+    # The F ratio compares 3 and 4 slots fairly from the first bars, so a waltz is read in 3/4
+    # (and held) after at most 4.5 bars of music, the first beat's second included.
+    x, _, _ = music(bpm, 20.0, "waltz", 3, first)
+    r = track(x)
+    wrong = np.flatnonzero(r.beats_per_bar != 3)
+    known = r.frame_times[wrong[-1]] if wrong.size else 0.0
+    assert known <= 4.5 * 3 * 60.0 / bpm, f"3/4 from {known:.1f} s"
+
+
+def _fold(accents: np.ndarray, slots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-slot sums of the accents, of ones and of the squared accents (beat k in slot k mod M)."""
+    k = np.arange(accents.size) % slots
+    return (
+        np.bincount(k, accents, slots),
+        np.bincount(k, None, slots).astype(np.float64),
+        np.bincount(k, accents**2, slots),
+    )
+
+
+def test_slot_contrast_known_answers() -> None:
+    rng = np.random.default_rng(0)
+    noise = rng.gamma(2.0, size=(400, 60))
+    # no structure: 1 on average in 3 and in 4 slots alike (an F ratio), after 20 bars of 3
+    for m in (3, 4):
+        mean = np.mean([slot_contrast(*_fold(x, m)) for x in noise])
+        assert 0.9 < mean < 1.15, (m, mean)
+    # an accent on every third beat: far above chance in 3 slots; in 4 each slot mixes all three
+    # places, whose spread then counts within the slots, and the ratio falls below chance
+    waltz = noise + np.tile([3.0, 0.0, 0.0], 20)
+    assert min(slot_contrast(*_fold(x, 3)) for x in waltz) > 5.0
+    assert np.mean([slot_contrast(*_fold(x, 4)) for x in waltz]) < 0.8
+    # equal slot means: 0; no more visits than slots: 0
+    assert slot_contrast(np.full(3, 2.0), np.full(3, 2.0), np.full(3, 2.5)) == 0.0
+    assert slot_contrast(np.arange(4.0), np.ones(4), np.arange(4.0) ** 2) == 0.0
 
 
 def test_bar_outputs_track_equal_process_loop_bit_for_bit() -> None:
