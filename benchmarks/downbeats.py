@@ -12,7 +12,8 @@
 
 Figures per clip / song, then means: ``metre_ok`` (the metre reported on most hops of the second
 half is the truth), ``metre_from_s`` (the time from which the reported metre is the truth to the
-end; median over clips), ``downbeat_f`` (F-measure, +-70 ms, of the flagged downbeats against the
+end; median over clips), ``metre_hops`` (the share of hops that report the true metre),
+``downbeat_f`` (F-measure, +-70 ms, of the flagged downbeats against the
 true ones, whole clip or song), and its control ``shifted_f``: the same tracker's downbeats moved
 one beat later in the bar (what a right metre with the wrong bar phase scores).
 """
@@ -54,6 +55,7 @@ def score(
         "metre": metre,
         "metre_ok": metre == beats_per_bar,
         "metre_from_s": float(est.frame_times[wrong[-1]]) if wrong.size else 0.0,
+        "metre_hops": 1.0 - wrong.size / max(est.frame_times.size, 1),
         "downbeat_f": float(mir_eval.beat.f_measure(downbeats, db, TOLERANCE_S)),
         "shifted_f": float(mir_eval.beat.f_measure(downbeats, shifted, TOLERANCE_S)),
     }
@@ -122,6 +124,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, float]:
         "n": len(rows),
         "metre_accuracy": float(np.mean([r["metre_ok"] for r in rows])),
         "metre_from_s": float(np.median([r["metre_from_s"] for r in rows])),
+        "metre_hops": float(np.mean([r["metre_hops"] for r in rows])),
         "downbeat_f": float(np.mean([r["downbeat_f"] for r in rows])),
         "shifted_f": float(np.mean([r["shifted_f"] for r in rows])),
     }

@@ -60,6 +60,25 @@ def test_three_four_is_known_within_a_few_bars(bpm: float, first: int) -> None:
     assert known <= 4.5 * 3 * 60.0 / bpm, f"3/4 from {known:.1f} s"
 
 
+@pytest.mark.parametrize("bpm", [96.0, 120.0])
+def test_a_songs_metre_holds_through_two_bars_written_in_three(bpm: float) -> None:
+    # 12 bars of 4/4, 2 bars whose accompaniment is written in 3/4 (a break, a pickup), then
+    # 4/4 again, over one steady beat: once the metre has held, a few bars must not flip it.
+    period = 60.0 / bpm
+    beats = steady_beats(bpm, 0.2 + 110 * period, offset=0.2)
+    x = np.zeros(int((beats[-1] + period) * SR), np.float32)
+    for first, last, bpb in ((0, 48, 4), (48, 54, 3), (54, beats.size, 4)):
+        t0 = beats[first]
+        seconds = (beats[last] if last < beats.size else x.size / SR) - t0
+        notes = arrange(beats[first:last] - t0, "rumba", seconds, seed=5, beats_per_bar=bpb)
+        i = int(round(t0 * SR))
+        part = render(notes, int(seconds * SR), SR, seed=5)[: x.size - i]
+        x[i : i + part.size] += part
+    r = track(x)
+    late = r.beats_per_bar[r.frame_times >= 15.0]
+    assert np.all(late == 4), f"{np.mean(late == 3):.0%} of the hops after 15 s read 3/4"
+
+
 def _fold(accents: np.ndarray, slots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-slot sums of the accents, of ones and of the squared accents (beat k in slot k mod M)."""
     k = np.arange(accents.size) % slots

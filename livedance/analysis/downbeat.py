@@ -41,6 +41,8 @@ _HARM_WEIGHT = 1.0  # weight of the harmonic change
 _TRIPLE_PRIOR = 1.15  # 3/4's F ratio must be this much more than 4/4's to be chosen
 _METRE_HOLD = 2  # ... for this many beats in a row
 _METRE_MIN_BEATS = 6  # beats flagged before the metre may change
+_METRE_LOCK_BEATS = 24  # once the metre has held this many beats, the other must differ more
+_METRE_LOCKED_HOLD = 16  # ... for this many beats in a row: a few bars must not flip a song's metre
 _PHASE_MARGIN = 1.05  # another slot's mean accent must beat the downbeat slot's by this ratio
 _RING = 512  # frames of bass accent kept (> the longest beat period plus the window)
 
@@ -193,6 +195,7 @@ class BarTracker:
         self._weight = 0.0  # ... and their leaky count: the running means are unbiased at once
         self._downbeat = {3: 0, 4: 0}  # slot (beat count mod M) of the downbeat
         self._rival = 0  # beats the other metre's slots have kept differing more
+        self._metre_held = 0  # beats since the metre last changed
         self.beats_per_bar = 4
         self.beat_in_bar = 0
 
@@ -270,6 +273,9 @@ class BarTracker:
         else:
             rival = contrast[4] * _TRIPLE_PRIOR > contrast[3]
         self._rival = self._rival + 1 if rival else 0
-        if self._rival >= _METRE_HOLD and self._n_beats >= _METRE_MIN_BEATS:
+        self._metre_held += 1
+        hold = _METRE_HOLD if self._metre_held < _METRE_LOCK_BEATS else _METRE_LOCKED_HOLD
+        if self._rival >= hold and self._n_beats >= _METRE_MIN_BEATS:
             self.beats_per_bar = 7 - self.beats_per_bar
             self._rival = 0
+            self._metre_held = 0
