@@ -13,9 +13,9 @@
 Figures per clip / song, then means: ``metre_ok`` (the metre reported on most hops of the second
 half is the truth), ``metre_from_s`` (the time from which the reported metre is the truth to the
 end; median over clips), ``metre_hops`` (the share of hops that report the true metre),
-``downbeat_f`` (F-measure, +-70 ms, of the flagged downbeats against the
-true ones, whole clip or song), and its control ``shifted_f``: the same tracker's downbeats moved
-one beat later in the bar (what a right metre with the wrong bar phase scores).
+``downbeat_f`` (F-measure, +-70 ms, of the flagged downbeats against the true ones, whole clip
+or song), and its control ``shifted_f``: the same tracker's downbeats moved one beat later in the
+bar (what a right metre with the wrong bar phase scores).
 """
 
 from __future__ import annotations
