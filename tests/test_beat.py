@@ -130,6 +130,23 @@ def test_tempo_level_held_when_the_band_thins_out(bpm: float, style: str) -> Non
     assert np.all(np.abs(late / bpm - 1.0) < 0.02), f"tempo {late.min():.1f}..{late.max():.1f}"
 
 
+@pytest.mark.parametrize(
+    ("bpm", "style", "seed"), [(87.0, "waltz", 0), (87.0, "waltz", 1), (96.0, "chacha", 1)]
+)
+def test_tempo_held_through_noise_after_a_song(bpm: float, style: str, seed: int) -> None:
+    # Eight seconds of noise after 12 s of music: no period scores well, and a rival that wins
+    # by a few per cent on so little evidence must not move the tempo (it jumped to 160-184 BPM
+    # before rivals needed a score of 0.15); it may drift with its own peak, within 6 %.
+    seconds = 30.0
+    beats = steady_beats(bpm, seconds, offset=0.2)
+    x = drums(beats, seconds, style)
+    a, b = 12 * SR, 20 * SR
+    x[a:b] = 0.1 * np.random.default_rng(seed).standard_normal(b - a)
+    r = track(x)
+    held = r.tempo_bpm[(r.frame_times >= 12.0) & (r.frame_times < 24.0)]
+    assert np.all(np.abs(held / bpm - 1.0) < 0.06), f"tempo {held.min():.1f}..{held.max():.1f}"
+
+
 def waltz(bpm: float, seconds: float, per_beat: int) -> tuple[np.ndarray, np.ndarray]:
     """A 3/4 bar: bass on beat 1 only; hi-hat and a chord on each of ``per_beat`` even
     subdivisions of every beat but the first. Returns (beat times, audio)."""

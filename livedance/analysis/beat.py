@@ -65,6 +65,7 @@ _WEIGHT_POWER = 1.0  # multiple k of a period weighs k ** -power in its score
 _BANDS_PER_OCTAVE = 6  # log-frequency bands of the novelty
 _GAMMA = 10.0  # log compression of band magnitudes: log(1 + gamma * magnitude)
 _SWITCH_MARGIN = 1.05  # score ratio a rival tempo needs to take over
+_SWITCH_MIN_SCORE = 0.15  # ... and the score it needs at least: weak evidence moves nothing
 _LATE_S = 0.06  # a predicted beat found this late is still flagged (first beat, re-lock)
 _PHASE_NEAR = 0.15  # a comb offset within this fraction of a period of the grid just follows it
 _PHASE_SWITCH = 1.5  # a grid farther away must score this much more than the current one
@@ -349,7 +350,7 @@ class BeatTracker:
             related = local != best and _related(best / local)
             locked = self._held >= self._locked_hops
             margin = _RELATED_MARGIN if related and locked else _SWITCH_MARGIN
-            if local != best and sc[best] > margin * sc[local]:
+            if local != best and sc[best] > margin * sc[local] and sc[best] >= _SWITCH_MIN_SCORE:
                 self._rival_run = self._rival_run + 1 if related else 0
                 if not related or self._rival_run >= self._rival_hops:
                     local = best
