@@ -86,7 +86,17 @@ DEFAULT_CACHE = (
     else Path.home() / ".cache" / "livedance" / "musicality"
 )
 
-__all__ = ["SIGNALS", "TEMPOS", "locks", "main", "render_cached", "score", "summarise"]
+__all__ = [
+    "SIGNALS",
+    "TEMPOS",
+    "checks",
+    "locks",
+    "main",
+    "on_beat",
+    "render_cached",
+    "score",
+    "summarise",
+]
 
 
 # -- scoring ---------------------------------------------------------------------------------------
@@ -397,8 +407,19 @@ def checks(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
             pts = doc["sweep"][name]["per_clip"].values()
             c["sweep_locked"] = f"{sum(p['locks'] for p in pts)}/{len(pts)}"
             c["sweep_all_lock"] = all(p["locks"] for p in pts)
+            # The lock cannot see where in the beat the motion settles: a clip danced on the
+            # off-beat locks as well. Its kinematic beats then sit closer to the shifted grid.
+            off = [k for k, p in doc["sweep"][name]["per_clip"].items() if not on_beat(p)]
+            c["sweep_on_beat"] = f"{len(pts) - len(off)}/{len(pts)}"
+            c["sweep_off_beat"] = off
         out[name] = c
     return out
+
+
+def on_beat(r: dict[str, Any]) -> bool:
+    """Whether a clip's kinematic beats lie closer to its beats than to the off-beats (BAS
+    against the beats above BAS against the beats half a period later)."""
+    return bool(r["bas"] > r["bas_shifted"])
 
 
 SEED_FIGURES = (
@@ -434,6 +455,11 @@ def over_seeds(docs: dict[int, dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 "mean": float(np.mean(n)),
                 "of": len(first["sweep"][name]["per_clip"]),
             }
+            n = [
+                sum(on_beat(p) for p in d["sweep"][name]["per_clip"].values())
+                for d in docs.values()
+            ]
+            row["sweep_on_beat"] = {"per_seed": n, "mean": float(np.mean(n))}
         out[name] = row
     return out
 
@@ -455,9 +481,11 @@ def format_over_seeds(rows: dict[str, dict[str, Any]]) -> str:
         ]
         if "sweep_locked" in row:
             sw = row["sweep_locked"]
+            ob = row["sweep_on_beat"]
             parts.append(
                 f"sweep locks {sw['mean']:.1f} of {sw['of']} "
-                f"[{' '.join(str(v) for v in sw['per_seed'])}]"
+                f"[{' '.join(str(v) for v in sw['per_seed'])}], "
+                f"on the beat {ob['mean']:.1f} [{' '.join(str(v) for v in ob['per_seed'])}]"
             )
         lines.append(f"  {name:<14}" + "; ".join(parts))
     return "\n".join(lines)

@@ -204,9 +204,14 @@ def test_default_systems_are_the_shipped_model_and_the_committed_ablations(tmp_p
 def test_over_seeds_averages_each_seeds_song_figures_and_counts_the_locked_clips() -> None:
     def doc(lock: float, locks: list[bool]) -> dict[str, Any]:
         summary = {key: lock for key in mu.SEED_FIGURES}
+        # the first clip's motion settles on the off-beat: it locks, but not on the beat
+        clips = {
+            f"c{i}": {"locks": x, "bas": 0.1 if i == 0 else 0.5, "bas_shifted": 0.3}
+            for i, x in enumerate(locks)
+        }
         return {
             "songs": {"systems": {"m": {"summary": summary}}},
-            "sweep": {"m": {"per_clip": {f"c{i}": {"locks": x} for i, x in enumerate(locks)}}},
+            "sweep": {"m": {"per_clip": clips}},
         }
 
     rows = mu.over_seeds({0: doc(0.1, [True, False, False]), 3: doc(0.4, [True, True, True])})
@@ -215,8 +220,9 @@ def test_over_seeds_averages_each_seeds_song_figures_and_counts_the_locked_clips
     assert m["lock.joint_speed.bar"]["per_seed"] == [0.1, 0.4]
     assert m["lock.joint_speed.bar"]["mean"] == pytest.approx(0.25)
     assert m["sweep_locked"] == {"per_seed": [1, 3], "mean": 2.0, "of": 3}
+    assert m["sweep_on_beat"] == {"per_seed": [2, 2], "mean": 2.0}
     text = mu.format_over_seeds(rows)
-    assert "0.250 [0.100 0.400]" in text and "sweep locks 2.0 of 3 [1 3]" in text
+    assert "0.250 [0.100 0.400]" in text and "sweep locks 2.0 of 3 [1 3], on the beat 2.0" in text
 
 
 def test_speed_by_phase_finds_a_known_pulse_and_the_plot_is_drawn(tmp_path: Path) -> None:
@@ -231,3 +237,26 @@ def test_speed_by_phase_finds_a_known_pulse_and_the_plot_is_drawn(tmp_path: Path
     joints[1:, :, 0] = np.cumsum(speed)[:, None] / 60  # both joints at that speed along x
     out = bs.draw([("pulse", joints, 60.0, 0.0)], beats, tmp_path / "speed.png")
     assert out.stat().st_size > 10_000
+
+
+def test_checks_name_the_sweep_clips_danced_on_the_off_beat() -> None:
+    keys = [f"lock.{sig}.{lv}" for sig in mu.SIGNALS for lv in ("beat", "bar")]
+    gt = {k: 0.1 for k in keys} | {f"{k}_null": 0.05 for k in keys}
+    model = {k: 0.3 for k in keys} | {f"{k}_null": 0.05 for k in keys}
+    clips = {
+        "waltz_90_drums": {"locks": True, "bas": 0.6, "bas_shifted": 0.1},
+        "tango_150_drums": {"locks": True, "bas": 0.1, "bas_shifted": 0.6},
+    }
+    doc = {
+        "songs": {
+            "systems": {
+                "ground_truth": {"summary": gt | {"bas": 0.1, "bas_shifted": 0.1}},
+                "m": {"summary": model | {"bas": 0.5, "bas_shifted": 0.1}},
+            }
+        },
+        "sweep": {"m": {"per_clip": clips}},
+    }
+    c = mu.checks(doc)["m"]
+    assert c["songs_lock"] and c["songs_bas_above_shifted"]
+    assert c["sweep_locked"] == "2/2" and c["sweep_all_lock"]
+    assert c["sweep_on_beat"] == "1/2" and c["sweep_off_beat"] == ["tango_150_drums"]
