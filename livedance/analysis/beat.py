@@ -73,6 +73,8 @@ _HOLD_DROP = 1.0  # the accent's per-band peak hold falls this much (log magnitu
 _HALF_BEATS = 24  # beats of history in the comb that decides between beat and off-beat
 _HALF_DECAY = 0.93  # weight ratio between successive past beats in that comb
 _HALF_MARGIN = 1.1  # the grid half a period away must score this much more to take over
+_HALF_HELD_MARGIN = 1.5  # ... and this much once the grid has kept its side of the beat ...
+_HALF_HELD_S = 8.0  # ... this long
 _HALF_SEARCH = 0.04  # each of the two grids is read at its best offset within +- this of a period
 _RELATED = (2.0, 1.5, 3.0)  # period ratios (either way) of metrically related tempo levels
 _RELATED_NEAR = 0.085  # ... within this in log2 (6 %)
@@ -188,6 +190,7 @@ class BeatTracker:
         hops_per_s = self.sample_rate / self.hop
         self._rival_hops = int(round(_RELATED_HOLD_S * hops_per_s))
         self._locked_hops = int(round(_LOCKED_S * hops_per_s))
+        self._half_held_hops = int(round(_HALF_HELD_S * hops_per_s))
         self._check_stream()
         self.reset()
 
@@ -242,6 +245,7 @@ class BeatTracker:
         self._rival_run = 0  # hops a related rival tempo has kept winning
         self._held = 0  # hops since the last switch of tempo level
         self._grid = -1.0  # sample time of a beat on the current grid; <0 = none
+        self._side_held = 0  # grid updates since the grid last moved to the other half-beat
         self._last_beat = -1e18  # sample time of the last flagged beat
         self.tempo_bpm = 120.0
         self.phase = 0.0
@@ -377,6 +381,7 @@ class BeatTracker:
                 self._phase_scores,
             )
             if best > 1.2 * mean and best > 0.0:
+                kept = -1.0
                 if self._grid >= 0.0:
                     # Phase continuity: a grid far from the current one (syncopation makes the
                     # off-beats a close rival) must beat the current grid's own score by a margin.
@@ -388,7 +393,7 @@ class BeatTracker:
                         cur = comb_at(self._phase_scores, self._period, kept)
                         if best < _PHASE_SWITCH * cur:
                             off = kept
-                off = self._beat_or_offbeat(off)
+                off = self._beat_or_offbeat(off, kept)
                 # the grid's latest beat, in samples of the audio clock
                 self._grid = (self._pos_time() - off) * self._sub - self._delay
         if self._grid < 0.0:
@@ -413,7 +418,7 @@ class BeatTracker:
         self.phase = float(min(max(1.0 - (cand - end) / period_s, 0.0), 1.0)) % 1.0
         self.bar_phase = ((self.beat_in_bar + self.phase) / self.beats_per_bar) % 1.0
 
-    def _beat_or_offbeat(self, off: float) -> float:
+    def _beat_or_offbeat(self, off: float, kept: float) -> float:
         """``off``, or the grid half a period away when a long accent comb prefers that one.
 
         Syncopated music (kick and bass on the "and"s, comping on every off-beat) puts as many
@@ -422,6 +427,12 @@ class BeatTracker:
         first of a group of repeated notes falls, while the off-beat notes repeat at the level just
         heard. Both grids are read at their best offset nearby, so neither wins by being the one
         the short comb aligned exactly.
+
+        ``kept`` is the current grid's offset (< 0: none). Of the two grids, the one on the current
+        grid's side of the beat stays unless the other scores ``_HALF_MARGIN`` times more, and
+        ``_HALF_HELD_MARGIN`` times once that side has held ``_HALF_HELD_S``: in recorded songs the
+        off-beat often carries as much accent as the beat for tens of seconds (a montuno, an
+        anticipated bass), and a grid that has been right for a while should ride that out.
         """
         period = self._period
         half = off + 0.5 * period
@@ -430,7 +441,19 @@ class BeatTracker:
         args = (self._acc, self._pos, self._filled, period)
         cur, _ = comb_near(*args, off, _HALF_BEATS, _HALF_DECAY, _HALF_SEARCH)
         other, at = comb_near(*args, half, _HALF_BEATS, _HALF_DECAY, _HALF_SEARCH)
-        return at if other > _HALF_MARGIN * cur else off
+        d = min(abs(kept - off), period - abs(kept - off)) / period if kept >= 0.0 else -1.0
+        held = self._side_held >= self._half_held_hops
+        margin = _HALF_HELD_MARGIN if held else _HALF_MARGIN
+        if 0.35 < d:  # the short comb moved to the other side: the long comb must agree
+            res = off if cur > margin * other else at
+        elif 0.0 <= d < 0.15:  # it stays on the current side
+            res = at if other > margin * cur else off
+        else:  # no grid yet, or a jump to neither side
+            res = at if other > _HALF_MARGIN * cur else off
+        if kept >= 0.0:
+            moved = min(abs(kept - res), period - abs(kept - res)) >= 0.25 * period
+            self._side_held = 0 if moved else self._side_held + 1
+        return res
 
     def _pos_time(self) -> float:
         """Index of the newest novelty frame, counted from the stream start."""
