@@ -112,7 +112,7 @@ def test_kick_on_every_beat_holds_the_beat_against_one_off_beat_snare(bpm: float
     # how far it rises over its band's recent peak, which falls at a fixed rate a second: at
     # 150-180 BPM a kick rises little over the last one, the snare a bar later rises far (the
     # beats land 165-200 ms off, half a period). A peak that falls by 0.7 a beat or more mends
-    # this and costs the synthetic syncopated clips (F 0.953 -> 0.879), whose beat is told from
+    # this and costs the synthetic syncopated clips (F 0.946 -> 0.879), whose beat is told from
     # the off-beat by exactly that fall (docs/beats.md).
     seconds = 16.0
     beats = steady_beats(bpm, seconds, offset=0.2)
