@@ -65,7 +65,7 @@ _WEIGHT_POWER = 1.0  # multiple k of a period weighs k ** -power in its score
 _BANDS_PER_OCTAVE = 6  # log-frequency bands of the novelty
 _GAMMA = 10.0  # log compression of band magnitudes: log(1 + gamma * magnitude)
 _SWITCH_MARGIN = 1.05  # score ratio a rival tempo needs to take over
-_SWITCH_MIN_SCORE = 0.15  # ... and the score it needs at least: weak evidence moves nothing
+_SWITCH_MIN_SCORE = 0.15  # ... and this score, as must a peak followed: weak evidence moves nothing
 _LATE_S = 0.06  # a predicted beat found this late is still flagged (first beat, re-lock)
 _PHASE_NEAR = 0.15  # a comb offset within this fraction of a period of the grid just follows it
 _PHASE_SWITCH = 1.5  # a grid farther away must score this much more than the current one
@@ -363,7 +363,11 @@ class BeatTracker:
             else:
                 self._rival_run = 0
             self._held += 1
-            self._period = refine_period(self._acf, self._cnt, local, min_cnt)
+            # A new tempo is refined at once; the current one follows its own peak only where
+            # that peak scores as a tempo should. In a soft or rubato passage the autocorrelation
+            # is flat, its "peak" is noise, and following it walked the tempo away by 6 % a hop.
+            if self._held == 1 or sc[local] >= _SWITCH_MIN_SCORE:
+                self._period = refine_period(self._acf, self._cnt, local, min_cnt)
         self.tempo_bpm = 60.0 * self.frame_rate / self._period
         self.confidence = float(min(1.0, max(0.0, sc[best])))
 
