@@ -88,6 +88,12 @@ _BAR_OFF = 1.05  # ... and that reading holds while the ratio stays above this
 _BAR_PAIRS = 4.0  # seconds of pairs behind a lag before the bass autocorrelation is read there
 
 
+def _apart(a: float, b: float, period: float) -> float:
+    """Distance between two grid offsets in [0, period), around the cycle (at most period / 2)."""
+    d = abs(a - b)
+    return min(d, period - d)
+
+
 def _related(ratio: float) -> bool:
     """Whether a period ratio is about 2, 3/2 or 3 (or their inverses): another metrical level."""
     d = abs(math.log2(ratio))
@@ -392,7 +398,7 @@ class BeatTracker:
                     kept = (
                         self._pos_time() - (self._grid + self._delay) / self._sub
                     ) % self._period
-                    dist = min(abs(kept - off), self._period - abs(kept - off))
+                    dist = _apart(kept, off, self._period)
                     if dist > _PHASE_NEAR * self._period:
                         cur = comb_at(self._phase_scores, self._period, kept)
                         if best < _PHASE_SWITCH * cur:
@@ -445,7 +451,7 @@ class BeatTracker:
         args = (self._acc, self._pos, self._filled, period)
         cur, _ = comb_near(*args, off, _HALF_BEATS, _HALF_DECAY, _HALF_SEARCH)
         other, at = comb_near(*args, half, _HALF_BEATS, _HALF_DECAY, _HALF_SEARCH)
-        d = min(abs(kept - off), period - abs(kept - off)) / period if kept >= 0.0 else -1.0
+        d = _apart(kept, off, period) / period if kept >= 0.0 else -1.0
         held = self._side_held >= self._half_held_hops
         margin = _HALF_HELD_MARGIN if held else _HALF_MARGIN
         if 0.35 < d:  # the short comb moved to the other side: the long comb must agree
@@ -455,7 +461,7 @@ class BeatTracker:
         else:  # no grid yet, or a jump to neither side
             res = at if other > _HALF_MARGIN * cur else off
         if kept >= 0.0:
-            moved = min(abs(kept - res), period - abs(kept - res)) >= 0.25 * period
+            moved = _apart(kept, res, period) >= 0.25 * period
             self._side_held = 0 if moved else self._side_held + 1
         return res
 
