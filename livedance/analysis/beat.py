@@ -454,9 +454,10 @@ class BeatTracker:
         d = _apart(kept, off, period) / period if kept >= 0.0 else -1.0
         held = self._side_held >= self._half_held_hops
         margin = _HALF_HELD_MARGIN if held else _HALF_MARGIN
-        if 0.35 < d:  # the short comb moved to the other side: the long comb must agree
+        # the short comb moved to the other side: the long comb must agree
+        if d > 0.5 - _PHASE_NEAR:
             res = off if cur > margin * other else at
-        elif 0.0 <= d < 0.15:  # it stays on the current side
+        elif 0.0 <= d < _PHASE_NEAR:  # it stays on the current side (it just follows the grid)
             res = at if other > margin * cur else off
         else:  # no grid yet, or a jump to neither side
             res = at if other > _HALF_MARGIN * cur else off
