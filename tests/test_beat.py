@@ -214,6 +214,47 @@ def test_tempo_does_not_walk_through_soft_notes_without_a_pulse(
     assert np.all(np.abs(held / bpm - 1.0) < 0.02), f"tempo {held.min():.1f}..{held.max():.1f}"
 
 
+_FILL_JUMPS = pytest.mark.xfail(
+    strict=True,
+    reason="known: a locked tempo in a soft passage reads only 1.6 s of novelty, and a short "
+    "fill at another tempo wins that long and takes the tempo (docs/beats.md, a slower "
+    "autocorrelation)",
+)
+
+
+@pytest.mark.parametrize(
+    ("style", "bpm", "fill_bpm"),
+    [
+        pytest.param("chacha", 87.0, 116.0, marks=_FILL_JUMPS),
+        pytest.param("chacha", 87.0, 105.0, marks=_FILL_JUMPS),
+        ("chacha", 96.0, 128.0),
+        pytest.param("rumba", 96.0, 128.0, marks=_FILL_JUMPS),
+    ],
+)
+def test_held_tempo_rides_out_a_short_fill_in_a_soft_passage(
+    style: str, bpm: float, fill_bpm: float
+) -> None:
+    # 14 s of drums, then soft pads on the beats, and at 18 s a 1.5 s hi-hat fill at another
+    # tempo. Over 1.6 s the fill is the most regular thing in the music; over 3.2 s the held
+    # pulse still is. The tempo must stay within 3 %. The tracker reads 1.6 s alone and jumps to
+    # the fill's tempo or a related one, 25-61 % away, on three of these four; a slower
+    # autocorrelation read in soft passages held all four, but was not kept (docs/beats.md).
+    seconds = 32.0
+    beats = steady_beats(bpm, seconds, offset=0.2)
+    parts = {"kick", "snare", "hihat", "bass"}
+    notes = [n for n in arrange(beats, style, seconds, parts=parts, seed=3) if n.time < 14.0]
+    rng = np.random.default_rng(0)
+    notes += [
+        Note(float(t), 0.6, "pad", float(rng.integers(55, 67)), 0.3) for t in beats[beats >= 14.0]
+    ]
+    notes += [
+        Note(float(t), 0.05, "hihat", 60.0, 0.3) for t in np.arange(18.0, 19.5, 60.0 / fill_bpm)
+    ]
+    r = track(render(notes, int(seconds * SR), SR, seed=3))
+    held = r.tempo_bpm[r.frame_times >= 14.0]
+    assert np.all(np.abs(held / bpm - 1.0) < 0.03), f"tempo {held.min():.1f}..{held.max():.1f}"
+
+
 def waltz(bpm: float, seconds: float, per_beat: int) -> tuple[np.ndarray, np.ndarray]:
     """A 3/4 bar: bass on beat 1 only; hi-hat and a chord on each of ``per_beat`` even
     subdivisions of every beat but the first. Returns (beat times, audio)."""
