@@ -28,10 +28,14 @@ def clicks(beats: np.ndarray, seconds: float, seed: int = 0) -> np.ndarray:
     return out
 
 
+def drum_notes(beats: np.ndarray, seconds: float, style: str = "rumba") -> list[Note]:
+    """Kick, snare, hi-hat and bass of a dance style written on the given beats."""
+    return arrange(beats, style, seconds, parts={"kick", "snare", "hihat", "bass"}, seed=3)
+
+
 def drums(beats: np.ndarray, seconds: float, style: str = "rumba") -> np.ndarray:
-    """Kick, snare and hi-hat of a dance style written on the given beats."""
-    notes = arrange(beats, style, seconds, parts={"kick", "snare", "hihat", "bass"}, seed=3)
-    return render(notes, int(seconds * SR), SR, seed=3)
+    """Kick, snare and hi-hat of a dance style written on the given beats, rendered."""
+    return render(drum_notes(beats, seconds, style), int(seconds * SR), SR, seed=3)
 
 
 def hits_within(est: np.ndarray, ref: np.ndarray, tol: float) -> np.ndarray:
@@ -200,10 +204,7 @@ def test_tempo_does_not_walk_through_soft_notes_without_a_pulse(
     # it at 94-138 BPM against 87).
     seconds = 30.0
     beats = steady_beats(bpm, seconds, offset=0.2)
-    parts = {"kick", "snare", "hihat", "bass"}
-    notes = [
-        n for n in arrange(beats, style, seconds, parts=parts, seed=3) if not 12 <= n.time < 22
-    ]
+    notes = [n for n in drum_notes(beats, seconds, style) if not 12 <= n.time < 22]
     rng = np.random.default_rng(seed)
     t = 12.0
     while t < 22.0:
@@ -241,8 +242,7 @@ def test_held_tempo_rides_out_a_short_fill_in_a_soft_passage(
     # autocorrelation read in soft passages held all four, but was not kept (docs/beats.md).
     seconds = 32.0
     beats = steady_beats(bpm, seconds, offset=0.2)
-    parts = {"kick", "snare", "hihat", "bass"}
-    notes = [n for n in arrange(beats, style, seconds, parts=parts, seed=3) if n.time < 14.0]
+    notes = [n for n in drum_notes(beats, seconds, style) if n.time < 14.0]
     rng = np.random.default_rng(0)
     notes += [
         Note(float(t), 0.6, "pad", float(rng.integers(55, 67)), 0.3) for t in beats[beats >= 14.0]
