@@ -34,7 +34,7 @@ def drum_notes(beats: np.ndarray, seconds: float, style: str = "rumba") -> list[
 
 
 def drums(beats: np.ndarray, seconds: float, style: str = "rumba") -> np.ndarray:
-    """Kick, snare and hi-hat of a dance style written on the given beats, rendered."""
+    """:func:`drum_notes`, rendered."""
     return render(drum_notes(beats, seconds, style), int(seconds * SR), SR, seed=3)
 
 
